@@ -1,0 +1,52 @@
+# medtrace: `make run` serves the demo on SQLite; `make test` runs lint, types and the suite on
+# SQLite and on PostgreSQL.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Tests use their own throwaway database on the local PostgreSQL server (socket, trust auth)
+# unless MEDTRACE_TEST_PG_URL points elsewhere; pytest-django creates test_<name> and drops it.
+PG_TEST_URL := $(or $(MEDTRACE_TEST_PG_URL),postgresql://%2Fvar%2Frun%2Fpostgresql/medtrace_$(shell id -un))
+
+.PHONY: run install migrate demo test lint typecheck test-sqlite test-pg pg-start clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	MEDTRACE_DEBUG=1 $(BIN)/medtrace migrate --noinput
+
+run: migrate
+	MEDTRACE_DEBUG=1 $(BIN)/medtrace demo --if-empty
+	MEDTRACE_DEBUG=1 $(BIN)/medtrace runserver $(HOST):$(PORT)
+
+demo: migrate
+	MEDTRACE_DEBUG=1 $(BIN)/medtrace demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy medtrace
+
+test-sqlite: install
+	env -u MEDTRACE_DATABASE_URL $(BIN)/pytest -q
+
+pg-start:
+	@bash scripts/pg-ensure.sh
+
+test-pg: install pg-start
+	MEDTRACE_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/pytest -q
+
+test: lint typecheck test-sqlite test-pg
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""medtrace: serial-number lifecycle traceability for medical-device makers."""

@@ -1,0 +1,98 @@
+"""Department roles and their permissions, defined in code.
+
+The groups are created by a data migration and kept in step by `sync_roles()`. Each role maps to
+the Django model permissions it holds; the full matrix (with partner scoping) grows as modules
+arrive, and the README table is generated from `ROLE_PERMISSIONS`.
+"""
+
+from __future__ import annotations
+
+from django.db.models import TextChoices
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(TextChoices):
+    PROCUREMENT = "procurement", _("Procurement")
+    PRODUCTION = "production", _("Production")
+    QC = "qc", _("Quality control")
+    WAREHOUSE = "warehouse", _("Warehouse")
+    SALES = "sales", _("Sales")
+    SERVICE = "service", _("Service")
+    QA_RA = "qa_ra", _("QA / RA")
+    AUDITOR = "auditor", _("Auditor")
+    ADMIN = "admin", _("Administrator")
+
+
+MASTERDATA_MODELS = (
+    "party",
+    "partylicence",
+    "location",
+    "product",
+    "productidentifier",
+    "material",
+    "materialsupplier",
+    "bom",
+    "bomline",
+    "lot",
+)
+
+_VIEW_ALL = tuple(f"masterdata.view_{m}" for m in MASTERDATA_MODELS)
+
+
+def _crud(*models: str) -> tuple[str, ...]:
+    return tuple(
+        f"masterdata.{action}_{model}" for model in models for action in ("add", "change")
+    )
+
+
+# Read access to master data is common to every department; write access follows who owns the
+# record in a device maker: purchasing owns suppliers and materials, QA/RA owns products and
+# registrations, production engineering owns BOMs, logistics owns customers and locations.
+# Nobody deletes master data through the app: records are deactivated instead.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Role.PROCUREMENT: _VIEW_ALL + _crud("party", "partylicence", "material", "materialsupplier", "lot"),
+    Role.PRODUCTION: _VIEW_ALL + _crud("bom", "bomline", "lot"),
+    Role.QC: _VIEW_ALL,
+    Role.WAREHOUSE: _VIEW_ALL + _crud("location"),
+    Role.SALES: _VIEW_ALL + _crud("party", "partylicence", "location"),
+    Role.SERVICE: _VIEW_ALL,
+    Role.QA_RA: _VIEW_ALL
+    + _crud("product", "productidentifier", "party", "partylicence", "bom", "bomline"),
+    Role.AUDITOR: _VIEW_ALL,
+    Role.ADMIN: _VIEW_ALL
+    + _crud(*MASTERDATA_MODELS)
+    + ("accounts.view_user", "accounts.add_user", "accounts.change_user"),
+}
+
+
+def sync_roles(apps: object | None = None, *, verbosity: int = 0) -> None:
+    """Create the department groups and set their permissions to exactly ROLE_PERMISSIONS.
+
+    Usable from a data migration (pass the historical ``apps``) and at run time. Permissions
+    are created first, because on a fresh database Django only creates them after migrate.
+    """
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    registry = apps or global_apps
+    for app_config in registry.get_app_configs():  # type: ignore[attr-defined]
+        # create_permissions skips app configs without a models module (historical apps).
+        original = app_config.models_module
+        app_config.models_module = original or True
+        try:
+            create_permissions(app_config, apps=registry, verbosity=verbosity)
+        finally:
+            app_config.models_module = original
+    Group = registry.get_model("auth", "Group")  # type: ignore[attr-defined]  # noqa: N806
+    Permission = registry.get_model("auth", "Permission")  # type: ignore[attr-defined]  # noqa: N806
+    for role, codenames in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=str(role))
+        perms = []
+        for full in codenames:
+            app_label, codename = full.split(".", 1)
+            perm = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename).first()
+            if perm is None:
+                raise RuntimeError(f"Role {role}: permission {full} does not exist")
+            perms.append(perm)
+        group.permissions.set(perms)

@@ -1,0 +1,119 @@
+"""The REST API at /api/v1/: one NinjaAPI gathering each app's router, one error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer, SessionAuth
+
+from medtrace.accounts.services import token_authenticate
+from medtrace.errors import MedtraceError, PermissionDenied
+
+
+class BearerAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        api_token = token_authenticate(token)
+        if api_token is None:
+            return None
+        request.user = api_token.user
+        request.api_token = api_token  # type: ignore[attr-defined]
+        return api_token.user
+
+
+def require_scope(request: HttpRequest, scope: str) -> None:
+    """Tokens act only within their scopes; a signed-in person is limited by role alone."""
+    token = getattr(request, "api_token", None)
+    if token is not None and scope not in token.scopes:
+        raise PermissionDenied(
+            f"This API token lacks the scope {scope!r}; create one with "
+            f"`medtrace create_token USER --scope {scope}`",
+            details={"required_scope": scope, "token_scopes": token.scopes},
+        )
+
+
+api = NinjaAPI(
+    title="medtrace API",
+    version="1",
+    description="Serial-number lifecycle traceability for medical devices. Every error has the "
+    'shape {"error": code, "message": text, "field": name or null, "details": ...}.',
+    auth=[BearerAuth(), SessionAuth()],
+    urls_namespace="api",
+)
+
+
+def _error(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(MedtraceError)
+def _medtrace_error(request: HttpRequest, exc: MedtraceError) -> HttpResponse:
+    return _error(request, exc.status, exc.as_dict())
+
+
+def _loc_to_field(loc: list[Any] | tuple[Any, ...]) -> str | None:
+    # ninja prefixes the location with where the value came from ("body", "query", the param
+    # name); the user only needs the path inside their payload.
+    parts = [p for p in loc if p not in ("body", "query", "path", "form", "header", "payload",
+                                         "data")]
+    if not parts:
+        return None
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    details = []
+    for err in exc.errors:
+        field = _loc_to_field(err.get("loc", ()))
+        message = err.get("msg", "invalid value")
+        if err.get("type") == "extra_forbidden":
+            message = "unknown field; remove it or check its spelling"
+        elif err.get("type") == "literal_error" and err.get("ctx", {}).get("expected"):
+            message = f"not an accepted value; expected {err['ctx']['expected']}"
+        details.append({"field": field, "message": message, "code": err.get("type")})
+    first = details[0] if details else {"field": None, "message": "invalid request"}
+    text = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return _error(request, 422, {"error": "validation_failed", "message": text,
+                                 "field": first["field"], "details": details})
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, {
+        "error": "unauthenticated",
+        "message": "Sign in, or send 'Authorization: Bearer <token>' (medtrace create_token)",
+        "field": None, "details": None})
+
+
+@api.exception_handler(AuthorizationError)
+def _authz_error(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+    return _error(request, 403, {"error": "permission_denied", "message": str(exc),
+                                 "field": None, "details": None})
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, {"error": "not_found", "message": str(exc) or "Not found",
+                                 "field": None, "details": None})
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _error(request, exc.status_code, {"error": "http_error", "message": str(exc),
+                                             "field": None, "details": None})
+
+
+def _register_routers() -> None:
+    from medtrace.masterdata.api import router as masterdata_router
+
+    api.add_router("/", masterdata_router)
+
+
+_register_routers()

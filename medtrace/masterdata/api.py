@@ -1,0 +1,264 @@
+"""Master-data endpoints: thin wrappers over services and selectors."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from medtrace.api import require_scope
+from medtrace.errors import PermissionDenied
+
+from . import selectors, services
+from .models import Bom, Location, Material, Party, Product
+from .schemas import (
+    BomIn,
+    BomLineIn,
+    BomLineOut,
+    BomOut,
+    IdentifierIn,
+    IdentifierOut,
+    LicenceIn,
+    LicenceOut,
+    LocationIn,
+    LocationOut,
+    LocationPatch,
+    MaterialIn,
+    MaterialOut,
+    MaterialPatch,
+    MaterialSupplierIn,
+    MaterialSupplierOut,
+    PartyIn,
+    PartyOut,
+    PartyPatch,
+    ProductIn,
+    ProductOut,
+    ProductPatch,
+)
+
+router = Router(tags=["master data"])
+
+
+def _read(request: HttpRequest, model: str) -> None:
+    require_scope(request, "masterdata:read")
+    if not request.user.has_perm(f"masterdata.view_{model}"):
+        raise PermissionDenied(f"Your role cannot view {model} records")
+
+
+def _write(request: HttpRequest) -> None:
+    require_scope(request, "masterdata:write")
+
+
+# Parties -------------------------------------------------------------------------------------
+
+
+@router.get("/parties", response=list[PartyOut])
+@paginate(LimitOffsetPagination)
+def list_parties(request: HttpRequest, role: str | None = None, q: str | None = None):  # type: ignore[no-untyped-def]
+    _read(request, "party")
+    return selectors.party_list(role=role, q=q)
+
+
+@router.post("/parties", response={201: PartyOut})
+def create_party(request: HttpRequest, payload: PartyIn) -> tuple[int, Party]:
+    _write(request)
+    data = payload.model_dump(exclude={"licences"})
+    with transaction.atomic():
+        party = services.party_create(data=data, user=request.user)  # type: ignore[arg-type]
+        for index, licence in enumerate(payload.licences):
+            services.licence_add(party=party, data=licence.model_dump(),
+                                 user=request.user,  # type: ignore[arg-type]
+                                 prefix=f"licences[{index}].")
+    return 201, party
+
+
+@router.get("/parties/{party_id}", response=PartyOut)
+def get_party(request: HttpRequest, party_id: int) -> Party:
+    _read(request, "party")
+    return get_object_or_404(Party.objects.prefetch_related("licences"), pk=party_id)
+
+
+@router.patch("/parties/{party_id}", response=PartyOut)
+def update_party(request: HttpRequest, party_id: int, payload: PartyPatch) -> Party:
+    _write(request)
+    party = get_object_or_404(Party, pk=party_id)
+    return services.party_update(party=party, data=payload.model_dump(exclude_unset=True),
+                                 user=request.user)  # type: ignore[arg-type]
+
+
+@router.post("/parties/{party_id}/licences", response={201: LicenceOut})
+def add_licence(request: HttpRequest, party_id: int, payload: LicenceIn):  # type: ignore[no-untyped-def]
+    _write(request)
+    party = get_object_or_404(Party, pk=party_id)
+    return 201, services.licence_add(party=party, data=payload.model_dump(),
+                                     user=request.user)  # type: ignore[arg-type]
+
+
+# Locations -----------------------------------------------------------------------------------
+
+
+@router.get("/locations", response=list[LocationOut])
+@paginate(LimitOffsetPagination)
+def list_locations(request: HttpRequest, party_id: int | None = None,  # type: ignore[no-untyped-def]
+                   kind: str | None = None):
+    _read(request, "location")
+    return selectors.location_list(party_id=party_id, kind=kind)
+
+
+@router.post("/locations", response={201: LocationOut})
+def create_location(request: HttpRequest, payload: LocationIn):  # type: ignore[no-untyped-def]
+    _write(request)
+    return 201, services.location_create(data=payload.model_dump(),
+                                         user=request.user)  # type: ignore[arg-type]
+
+
+@router.get("/locations/{location_id}", response=LocationOut)
+def get_location(request: HttpRequest, location_id: int) -> Location:
+    _read(request, "location")
+    return get_object_or_404(Location, pk=location_id)
+
+
+@router.patch("/locations/{location_id}", response=LocationOut)
+def update_location(request: HttpRequest, location_id: int, payload: LocationPatch) -> Location:
+    _write(request)
+    location = get_object_or_404(Location, pk=location_id)
+    return services.location_update(location=location,
+                                    data=payload.model_dump(exclude_unset=True),
+                                    user=request.user)  # type: ignore[arg-type]
+
+
+# Products ------------------------------------------------------------------------------------
+
+
+@router.get("/products", response=list[ProductOut])
+@paginate(LimitOffsetPagination)
+def list_products(request: HttpRequest, q: str | None = None,  # type: ignore[no-untyped-def]
+                  active: bool | None = None):
+    _read(request, "product")
+    return selectors.product_list(q=q, active=active)
+
+
+@router.post("/products", response={201: ProductOut})
+def create_product(request: HttpRequest, payload: ProductIn):  # type: ignore[no-untyped-def]
+    _write(request)
+    data = payload.model_dump(exclude={"identifiers"})
+    identifiers = [i.model_dump() for i in payload.identifiers]
+    product = services.product_create(data=data, identifiers=identifiers,
+                                      user=request.user)  # type: ignore[arg-type]
+    return 201, selectors.product_list().get(pk=product.pk)
+
+
+@router.get("/products/{product_id}", response=ProductOut)
+def get_product(request: HttpRequest, product_id: int) -> Product:
+    _read(request, "product")
+    return get_object_or_404(selectors.product_list(), pk=product_id)
+
+
+@router.patch("/products/{product_id}", response=ProductOut)
+def update_product(request: HttpRequest, product_id: int, payload: ProductPatch) -> Product:
+    _write(request)
+    product = get_object_or_404(Product, pk=product_id)
+    services.product_update(product=product, data=payload.model_dump(exclude_unset=True),
+                            user=request.user)  # type: ignore[arg-type]
+    return selectors.product_list().get(pk=product_id)
+
+
+@router.post("/products/{product_id}/identifiers", response={201: IdentifierOut})
+def add_identifier(request: HttpRequest, product_id: int, payload: IdentifierIn):  # type: ignore[no-untyped-def]
+    _write(request)
+    product = get_object_or_404(Product, pk=product_id)
+    with transaction.atomic():
+        identifier = services.identifier_add(product=product, data=payload.model_dump(),
+                                             user=request.user)  # type: ignore[arg-type]
+        services.check_identifier_set(product)
+    return 201, identifier
+
+
+# Materials -----------------------------------------------------------------------------------
+
+
+@router.get("/materials", response=list[MaterialOut])
+@paginate(LimitOffsetPagination)
+def list_materials(request: HttpRequest, q: str | None = None):  # type: ignore[no-untyped-def]
+    _read(request, "material")
+    return selectors.material_list(q=q)
+
+
+@router.post("/materials", response={201: MaterialOut})
+def create_material(request: HttpRequest, payload: MaterialIn):  # type: ignore[no-untyped-def]
+    _write(request)
+    material = services.material_create(
+        data=payload.model_dump(exclude={"suppliers"}),
+        suppliers=[s.model_dump() for s in payload.suppliers],
+        user=request.user,  # type: ignore[arg-type]
+    )
+    return 201, selectors.material_list().get(pk=material.pk)
+
+
+@router.get("/materials/{material_id}", response=MaterialOut)
+def get_material(request: HttpRequest, material_id: int) -> Material:
+    _read(request, "material")
+    return get_object_or_404(selectors.material_list(), pk=material_id)
+
+
+@router.patch("/materials/{material_id}", response=MaterialOut)
+def update_material(request: HttpRequest, material_id: int, payload: MaterialPatch) -> Material:
+    _write(request)
+    material = get_object_or_404(Material, pk=material_id)
+    services.material_update(material=material, data=payload.model_dump(exclude_unset=True),
+                             user=request.user)  # type: ignore[arg-type]
+    return selectors.material_list().get(pk=material_id)
+
+
+@router.post("/materials/{material_id}/suppliers", response={201: MaterialSupplierOut})
+def add_material_supplier(request: HttpRequest, material_id: int,  # type: ignore[no-untyped-def]
+                          payload: MaterialSupplierIn):
+    _write(request)
+    material = get_object_or_404(Material, pk=material_id)
+    return 201, services.material_supplier_add(material=material, data=payload.model_dump(),
+                                               user=request.user)  # type: ignore[arg-type]
+
+
+# BOMs ----------------------------------------------------------------------------------------
+
+
+@router.get("/boms", response=list[BomOut])
+@paginate(LimitOffsetPagination)
+def list_boms(request: HttpRequest, product_id: int | None = None):  # type: ignore[no-untyped-def]
+    _read(request, "bom")
+    return selectors.bom_list(product_id=product_id)
+
+
+@router.post("/boms", response={201: BomOut})
+def create_bom(request: HttpRequest, payload: BomIn):  # type: ignore[no-untyped-def]
+    _write(request)
+    product = get_object_or_404(Product, pk=payload.product_id)
+    bom = services.bom_create(product=product, version=payload.version,
+                              lines=[line.model_dump() for line in payload.lines],
+                              note=payload.note, effective_from=payload.effective_from,
+                              user=request.user)  # type: ignore[arg-type]
+    return 201, selectors.bom_list().get(pk=bom.pk)
+
+
+@router.get("/boms/{bom_id}", response=BomOut)
+def get_bom(request: HttpRequest, bom_id: int) -> Bom:
+    _read(request, "bom")
+    return get_object_or_404(selectors.bom_list(), pk=bom_id)
+
+
+@router.post("/boms/{bom_id}/lines", response={201: BomLineOut})
+def add_bom_line(request: HttpRequest, bom_id: int, payload: BomLineIn):  # type: ignore[no-untyped-def]
+    _write(request)
+    bom = get_object_or_404(Bom, pk=bom_id)
+    return 201, services.bom_line_add(bom=bom, data=payload.model_dump(),
+                                      user=request.user)  # type: ignore[arg-type]
+
+
+@router.post("/boms/{bom_id}/release", response=BomOut)
+def release_bom(request: HttpRequest, bom_id: int) -> Bom:
+    _write(request)
+    bom = get_object_or_404(Bom, pk=bom_id)
+    services.bom_release(bom=bom, user=request.user)  # type: ignore[arg-type]
+    return selectors.bom_list().get(pk=bom_id)

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MasterdataConfig(AppConfig):
+    name = "medtrace.masterdata"
+    label = "masterdata"
+    verbose_name = _("Master data")

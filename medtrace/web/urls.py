@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("products/", views.product_list, name="product_list"),
+    path("products/<int:pk>/", views.product_detail, name="product_detail"),
+    path("products/<int:pk>/label.<str:fmt>", views.product_label, name="product_label"),
+    path("scan/", views.scan, name="scan"),
+]
