@@ -1,0 +1,894 @@
+"""UDI label rendering (PNG and SVG) for a medical device unit or lot.
+
+A label carries one 2D symbol (created with zxing-cpp) plus human-readable text:
+the product title, the HRI (human-readable interpretation) of the UDI and any
+extra lines such as the registration certificate number.
+
+Symbologies
+-----------
+``gs1-datamatrix``
+    A GS1 DataMatrix (FNC1 in first position, symbology identifier ``]d2``).
+    ``data`` is the bracketed element string, e.g.
+    ``(01)06901234567892(17)270131(10)L1(21)S1``.
+``gs1-dl-qr``
+    A plain QR Code (``]Q1``) holding a GS1 Digital Link URI with a ``/01/`` GTIN.
+``hibc-datamatrix``
+    A plain (non-GS1) DataMatrix (``]d1``) holding an HIBC string such as
+    ``+A123BJC5D6E71G`` (the trailing modulo-43 check character is verified).
+
+Every symbol is decoded again with zxing-cpp before it is returned (the whole
+label image for PNG, the exact module geometry written to the SVG for SVG), and a
+label whose symbol does not read back as exactly ``data`` is refused with
+:class:`LabelError`.
+
+Fonts
+-----
+PNG text needs a font with CJK glyphs for Chinese titles and lines. No such font
+ships with Pillow or any installed Python package, so it is looked up in this order:
+
+1. the file named by the environment variable ``MEDTRACE_LABEL_FONT`` (a TTF/OTF/TTC;
+   an unusable value raises :class:`LabelError` instead of being ignored);
+2. well-known CJK font files: Debian's ``fonts-noto-cjk``, ``fonts-wqy-microhei``,
+   ``fonts-wqy-zenhei``, ``fonts-arphic-uming``, ``fonts-droid-fallback``, Fedora's
+   Noto CJK, macOS PingFang and Windows Microsoft YaHei;
+3. any font that ``fc-list :lang=zh`` reports;
+4. without a CJK font: DejaVu Sans, else Pillow's built-in font (Latin only).
+
+In a font collection the Simplified Chinese face is preferred. If the chosen font
+lacks glyphs for some characters, the PNG is still rendered (those characters show
+as the font's "missing glyph" box, nothing is replaced or dropped) and a
+:class:`LabelFontWarning` names the characters. Install ``fonts-noto-cjk`` (Debian)
+or set ``MEDTRACE_LABEL_FONT`` to avoid it. SVG output keeps text as ``<text>``
+elements with a CJK-friendly ``font-family`` list, so viewers render Chinese with
+their own fonts.
+
+This module is pure Python: it must not import Django.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import shutil
+import subprocess
+import unicodedata
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+from urllib.parse import urlsplit
+
+import zxingcpp
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = [
+    "FONT_ENV_VAR",
+    "LabelError",
+    "LabelFont",
+    "LabelFontWarning",
+    "LabelSpec",
+    "Symbology",
+    "render_png",
+    "render_svg",
+    "resolve_label_font",
+]
+
+Symbology = Literal["gs1-datamatrix", "gs1-dl-qr", "hibc-datamatrix"]
+
+FONT_ENV_VAR: Final = "MEDTRACE_LABEL_FONT"
+
+
+class LabelError(ValueError):
+    """The label cannot be produced from the given input; the message says why."""
+
+
+class LabelFontWarning(UserWarning):
+    """The PNG font has no glyphs for some of the label's characters."""
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """What goes on one label.
+
+    ``data`` is encoded in the symbol; ``title``, ``hri`` and ``lines`` are printed.
+    A newline in ``hri`` or in a line starts a new printed line; long lines are
+    wrapped (HRI preferably before an ``(AI)``), never cut.
+    """
+
+    data: str
+    symbology: Symbology
+    hri: str
+    title: str
+    lines: Sequence[str] = ()
+
+
+# --------------------------------------------------------------------------- #
+# Layout constants (physical units, converted with the requested dpi)
+# --------------------------------------------------------------------------- #
+
+_MM_PER_INCH: Final = 25.4
+_POINTS_PER_INCH: Final = 72.0
+_MIN_WIDTH_MM: Final = 50.0  # the label grows beyond 50 x 30 mm only if content needs it
+_MIN_HEIGHT_MM: Final = 30.0
+_MARGIN_MM: Final = 1.5
+_GAP_MM: Final = 1.5  # between symbol and text column, and above the HRI block
+_MIN_COLUMN_MM: Final = 18.0  # narrowest text column beside the symbol
+_MODULE_MM: Final = 0.4  # target X-dimension; rounded to whole pixels
+_TITLE_PT: Final = 9.0
+_BODY_PT: Final = 7.0
+_ASCENT: Final = 0.95  # first baseline below the line top, as a fraction of the font size
+_LINE_HEIGHT: Final = 1.25  # baseline-to-baseline distance, as a fraction of the font size
+_MIN_DPI: Final = 72
+_MAX_DPI: Final = 2400
+_SVG_DPI: Final = 300  # SVG user units are dots at this resolution
+
+_SVG_NS: Final = "http://www.w3.org/2000/svg"
+_XML_SPACE: Final = "{http://www.w3.org/XML/1998/namespace}space"
+_SVG_FONT_FAMILY: Final = (
+    "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Hiragino Sans GB', "
+    "'Microsoft YaHei', 'WenQuanYi Micro Hei', 'Noto Sans', 'DejaVu Sans', Arial, sans-serif"
+)
+
+# --------------------------------------------------------------------------- #
+# Input validation
+# --------------------------------------------------------------------------- #
+
+# '(AI)value'; a value may hold ')' and the escapes '\(' and '\)', but no bare '(' or '\'.
+_GS1_FIELD_RE: Final = re.compile(r"\((\d{2,4})\)((?:[^(\\]|\\[()])*)")
+_GS1_ESCAPE_RE: Final = re.compile(r"\\([()])")
+_GS1_CSET82: Final = frozenset(
+    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+)
+_GS1_DATE_AIS: Final = frozenset({"11", "12", "13", "15", "16", "17"})
+_GS1_GTIN_AIS: Final = frozenset({"01", "02"})
+_DL_GTIN_RE: Final = re.compile(r"/01/(\d+)(?:/|$)")
+_HIBC_CHARSET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%"
+_DAYS_IN_MONTH: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _gtin_check_digit_ok(digits: str) -> bool:
+    """GS1 modulo-10 check over a GTIN-8/12/13/14 (last digit is the check digit)."""
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def _gs1_date_ok(value: str) -> bool:
+    """YYMMDD as used by AIs 11-17; DD may be 00 ("end of month")."""
+    if len(value) != 6 or not value.isdigit():
+        return False
+    yy, mm, dd = int(value[:2]), int(value[2:4]), int(value[4:])
+    if not 1 <= mm <= 12:
+        return False
+    if mm == 2 and dd == 29:
+        # The YY century is ambiguous; YY % 4 is the leap rule for 1901-2099.
+        return yy % 4 == 0
+    return 0 <= dd <= _DAYS_IN_MONTH[mm - 1]
+
+
+def _validate_gs1_element_string(data: str) -> str:
+    """Check a bracketed element string; return it as a decoder shows it (HRI form).
+
+    Inside values, '(' must be escaped as '\\(' (a ')' may be escaped as '\\)'), as the
+    encoder requires; zxing-cpp's HRI text shows them unescaped.
+    """
+    if not data.startswith("("):
+        raise LabelError(
+            "gs1-datamatrix data must be a bracketed GS1 element string such as "
+            f"'(01)06901234567892(17)270131(10)L1', got {data!r}"
+        )
+    position = 0
+    seen: set[str] = set()
+    hri: list[str] = []
+    for match in _GS1_FIELD_RE.finditer(data):
+        if match.start() != position:
+            break
+        ai, value = match.group(1), _GS1_ESCAPE_RE.sub(r"\1", match.group(2))
+        position = match.end()
+        if not value:
+            raise LabelError(f"GS1 element string: AI ({ai}) has no value")
+        if ai in seen:
+            raise LabelError(f"GS1 element string: AI ({ai}) occurs more than once")
+        seen.add(ai)
+        bad = sorted({ch for ch in value if ch not in _GS1_CSET82})
+        if bad:
+            raise LabelError(
+                f"GS1 element string: AI ({ai}) value {value!r} contains {''.join(bad)!r}, "
+                "outside the GS1 character set (digits, A-Z, a-z and !\"%&'()*+,-./:;<=>?_)"
+            )
+        if ai in _GS1_GTIN_AIS and (
+            len(value) != 14 or not value.isdigit() or not _gtin_check_digit_ok(value)
+        ):
+            raise LabelError(
+                f"GS1 element string: AI ({ai}) must be a 14-digit GTIN with a valid "
+                f"check digit, got {value!r}"
+            )
+        if ai in _GS1_DATE_AIS and not _gs1_date_ok(value):
+            raise LabelError(f"GS1 element string: AI ({ai}) must be a date YYMMDD, got {value!r}")
+        hri.append(f"({ai}){value}")
+    if position != len(data):
+        raise LabelError(
+            f"GS1 element string is malformed at character {position + 1}: {data[position:]!r} "
+            "(expected '(AI)value' fields; write '(' inside a value as '\\(')"
+        )
+    if "01" not in seen:
+        raise LabelError("GS1 element string has no device identifier: AI (01) GTIN is missing")
+    return "".join(hri)
+
+
+def _validate_digital_link(data: str) -> None:
+    if not data.isascii() or any(ch.isspace() or not ch.isprintable() for ch in data):
+        raise LabelError(
+            "GS1 Digital Link URI must be printable ASCII without spaces "
+            f"(percent-encode other characters), got {data!r}"
+        )
+    parts = urlsplit(data)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise LabelError(f"GS1 Digital Link must be an http(s) URI with a host, got {data!r}")
+    match = _DL_GTIN_RE.search(parts.path)
+    if match is None:
+        raise LabelError(f"GS1 Digital Link URI has no '/01/<GTIN>' path segment: {data!r}")
+    gtin = match.group(1)
+    if len(gtin) not in (8, 12, 13, 14) or not _gtin_check_digit_ok(gtin):
+        raise LabelError(
+            f"GS1 Digital Link URI: '/01/{gtin}' is not a GTIN-8/12/13/14 with a valid check digit"
+        )
+
+
+def _validate_hibc(data: str) -> None:
+    if not data.startswith("+"):
+        raise LabelError(f"HIBC data must start with the '+' flag character, got {data!r}")
+    bad = sorted({ch for ch in data if ch not in _HIBC_CHARSET})
+    if bad:
+        raise LabelError(
+            f"HIBC data may only contain 0-9, A-Z, '-', '.', ' ', '$', '/', '+', '%'; "
+            f"found {''.join(bad)!r}"
+        )
+    if len(data) < 3:
+        raise LabelError(f"HIBC data is too short to hold data and a check character: {data!r}")
+    expected = _HIBC_CHARSET[sum(_HIBC_CHARSET.index(ch) for ch in data[:-1]) % 43]
+    if data[-1] != expected:
+        raise LabelError(
+            f"HIBC check character is {data[-1]!r} but should be {expected!r} for {data!r}"
+        )
+
+
+def _unprintable(ch: str) -> bool:
+    """Control characters (but newline), surrogates and noncharacters: none can be
+    printed, and XML 1.0 forbids most of them."""
+    code = ord(ch)
+    category = unicodedata.category(ch)
+    return (
+        (category == "Cc" and ch != "\n")
+        or category == "Cs"
+        or 0xFDD0 <= code <= 0xFDEF
+        or code & 0xFFFE == 0xFFFE
+    )
+
+
+def _validate_text(field: str, value: object, *, required: bool) -> None:
+    if not isinstance(value, str):
+        raise LabelError(f"label {field} must be a string, got {type(value).__name__}")
+    if required and not value.strip():
+        raise LabelError(f"label {field} must not be empty")
+    for ch in value:
+        if _unprintable(ch):
+            raise LabelError(
+                f"label {field} contains an unprintable character U+{ord(ch):04X}: {value!r}"
+            )
+
+
+def _validate_spec(spec: LabelSpec) -> str:
+    """Validate the spec; return the text a decoder must read from the symbol."""
+    if not isinstance(spec.data, str) or not spec.data:
+        raise LabelError("symbol data must be a non-empty string")
+    if spec.data != spec.data.strip():
+        raise LabelError(f"symbol data has leading or trailing whitespace: {spec.data!r}")
+    if spec.symbology == "gs1-datamatrix":
+        decoded = _validate_gs1_element_string(spec.data)
+    elif spec.symbology == "gs1-dl-qr":
+        _validate_digital_link(spec.data)
+        decoded = spec.data
+    elif spec.symbology == "hibc-datamatrix":
+        _validate_hibc(spec.data)
+        decoded = spec.data
+    else:
+        raise LabelError(
+            f"unknown symbology {spec.symbology!r}; "
+            "expected 'gs1-datamatrix', 'gs1-dl-qr' or 'hibc-datamatrix'"
+        )
+    _validate_text("title", spec.title, required=True)
+    _validate_text("HRI", spec.hri, required=True)
+    if isinstance(spec.lines, str):
+        raise LabelError("label lines must be a sequence of strings, not a single string")
+    for number, line in enumerate(spec.lines, start=1):
+        _validate_text(f"line {number}", line, required=False)
+    return decoded
+
+
+def _validate_dpi(dpi: int) -> None:
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not _MIN_DPI <= dpi <= _MAX_DPI:
+        raise LabelError(f"dpi must be an integer from {_MIN_DPI} to {_MAX_DPI}, got {dpi!r}")
+
+
+# --------------------------------------------------------------------------- #
+# Symbol creation and verification
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class _Expected:
+    format: zxingcpp.BarcodeFormat
+    symbology_identifier: str
+    content_type: zxingcpp.ContentType
+    quiet_zone: int  # modules of white space required around the symbol
+    name: str
+
+
+_EXPECTED: Final[dict[str, _Expected]] = {
+    "gs1-datamatrix": _Expected(
+        zxingcpp.BarcodeFormat.DataMatrix, "]d2", zxingcpp.ContentType.GS1, 2, "GS1 DataMatrix"
+    ),
+    "gs1-dl-qr": _Expected(
+        zxingcpp.BarcodeFormat.QRCode, "]Q1", zxingcpp.ContentType.Text, 4, "GS1 Digital Link QR"
+    ),
+    "hibc-datamatrix": _Expected(
+        zxingcpp.BarcodeFormat.DataMatrix, "]d1", zxingcpp.ContentType.Text, 2, "HIBC DataMatrix"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Symbol:
+    rows: tuple[tuple[tuple[int, int], ...], ...]  # per row: dark runs as (start, length)
+    width: int  # modules
+    height: int  # modules
+    quiet_zone: int  # modules
+    expected: _Expected
+    decoded: str  # the text zxing-cpp must read back (TextMode.HRI)
+
+
+def _zint_message(exc: Exception) -> str:
+    return re.sub(r"\s*\(retval: \d+\)\s*$", "", str(exc)).strip()
+
+
+def _encode(spec: LabelSpec, decoded: str) -> _Symbol:
+    expected = _EXPECTED[spec.symbology]
+    try:
+        if spec.symbology == "gs1-datamatrix":
+            barcode = zxingcpp.create_barcode(
+                spec.data, zxingcpp.BarcodeFormat.DataMatrix, gs1=True, force_square=True
+            )
+        elif spec.symbology == "gs1-dl-qr":
+            barcode = zxingcpp.create_barcode(
+                spec.data, zxingcpp.BarcodeFormat.QRCode, ec_level="M"
+            )
+        else:
+            barcode = zxingcpp.create_barcode(
+                spec.data, zxingcpp.BarcodeFormat.DataMatrix, force_square=True
+            )
+    except ValueError as exc:
+        raise LabelError(f"cannot encode {expected.name}: {_zint_message(exc)}") from exc
+    _check_decoded(barcode, expected, decoded, where="created symbol")
+
+    matrix = Image.fromarray(barcode.to_image(scale=1, add_quiet_zones=False)).convert("L")
+    width, height = matrix.size
+    pixels = matrix.tobytes()
+    rows: list[tuple[tuple[int, int], ...]] = []
+    for y in range(height):
+        runs: list[tuple[int, int]] = []
+        start = -1
+        for x in range(width + 1):
+            dark = x < width and pixels[y * width + x] < 128
+            if dark and start < 0:
+                start = x
+            elif not dark and start >= 0:
+                runs.append((start, x - start))
+                start = -1
+        rows.append(tuple(runs))
+    return _Symbol(tuple(rows), width, height, expected.quiet_zone, expected, decoded)
+
+
+def _check_decoded(
+    barcode: zxingcpp.Barcode, expected: _Expected, decoded: str, *, where: str
+) -> None:
+    problems: list[str] = []
+    if barcode.format != expected.format:
+        problems.append(f"format {barcode.format.name} instead of {expected.format.name}")
+    if barcode.symbology_identifier != expected.symbology_identifier:
+        problems.append(
+            f"symbology identifier {barcode.symbology_identifier!r} "
+            f"instead of {expected.symbology_identifier!r}"
+        )
+    if barcode.content_type != expected.content_type:
+        problems.append(
+            f"content type {barcode.content_type.name} instead of {expected.content_type.name}"
+        )
+    # TextMode.HRI (zxing-cpp's default) renders GS1 data as '(AI)value...', i.e. the
+    # bracketed element string we encoded (without '\(' escapes); other symbols decode
+    # to their plain text.
+    if barcode.text != decoded:
+        problems.append(f"text {barcode.text!r} instead of {decoded!r}")
+    if problems:
+        raise LabelError(f"{expected.name} verification failed ({where}): " + "; ".join(problems))
+
+
+def _verify_image(image: Image.Image, symbol: _Symbol, *, where: str) -> None:
+    found = zxingcpp.read_barcodes(
+        image,
+        formats=zxingcpp.BarcodeFormats(symbol.expected.format),
+        text_mode=zxingcpp.TextMode.HRI,
+    )
+    if len(found) != 1:
+        raise LabelError(
+            f"{symbol.expected.name} verification failed ({where}): "
+            f"expected one readable symbol, found {len(found)}"
+        )
+    _check_decoded(found[0], symbol.expected, symbol.decoded, where=where)
+
+
+def _paint_symbol(
+    draw: ImageDraw.ImageDraw, symbol: _Symbol, left: int, top: int, module: int
+) -> None:
+    for y, runs in enumerate(symbol.rows):
+        for start, length in runs:
+            draw.rectangle(
+                (
+                    left + start * module,
+                    top + y * module,
+                    left + (start + length) * module - 1,
+                    top + (y + 1) * module - 1,
+                ),
+                fill=0,
+            )
+
+
+def _rasterise_symbol(symbol: _Symbol, module: int) -> Image.Image:
+    """The symbol alone with its quiet zone, drawn from the same runs as the SVG rects."""
+    quiet = symbol.quiet_zone * module
+    image = Image.new(
+        "L", (symbol.width * module + 2 * quiet, symbol.height * module + 2 * quiet), 255
+    )
+    _paint_symbol(ImageDraw.Draw(image), symbol, quiet, quiet, module)
+    return image
+
+
+# --------------------------------------------------------------------------- #
+# Fonts
+# --------------------------------------------------------------------------- #
+
+_CJK_FONT_CANDIDATES: tuple[str, ...] = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian fonts-noto-cjk
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # Debian fonts-wqy-microhei
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian fonts-wqy-zenhei
+    "/usr/share/fonts/truetype/arphic/uming.ttc",  # Debian fonts-arphic-uming
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # fonts-droid-fallback
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",  # Fedora
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",  # Arch
+    "/System/Library/Fonts/PingFang.ttc",  # macOS
+    "/System/Library/Fonts/STHeiti Medium.ttc",
+    "C:/Windows/Fonts/msyh.ttc",  # Windows, Microsoft YaHei
+)
+_LATIN_FONT_CANDIDATES: tuple[str, ...] = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+)
+_CJK_PROBE: Final = "中文注册证号"
+_MAX_FACES: Final = 16  # faces tried in a font collection (.ttc)
+
+
+@dataclass(frozen=True)
+class LabelFont:
+    """The font used for PNG text. ``path`` is None for Pillow's built-in font."""
+
+    path: str | None
+    index: int
+    name: str
+    covers_cjk: bool
+
+
+_FontObject = ImageFont.FreeTypeFont
+
+
+def _load_font(path: str | None, index: int, size: int) -> _FontObject:
+    if path is None:
+        font = ImageFont.load_default(size=size)
+        if not isinstance(font, ImageFont.FreeTypeFont):
+            raise RuntimeError("Pillow was built without FreeType; labels cannot render text")
+        return font
+    return ImageFont.truetype(path, size=size, index=index)
+
+
+def _missing_glyph_mask(font: _FontObject) -> tuple[tuple[int, int], bytes]:
+    mask = font.getmask("\U0010fffd")  # a private-use code point no font maps
+    return mask.size, bytes(mask)
+
+
+def _has_glyph(font: _FontObject, ch: str, notdef: tuple[tuple[int, int], bytes]) -> bool:
+    if ch.isspace():
+        return True
+    mask = font.getmask(ch)
+    return (mask.size, bytes(mask)) != notdef
+
+
+def _covers(font: _FontObject, text: str) -> bool:
+    notdef = _missing_glyph_mask(font)
+    return all(_has_glyph(font, ch, notdef) for ch in text)
+
+
+def _face_preference(name: str) -> int:
+    """Lower is better: Simplified Chinese faces first, monospaced faces last."""
+    score = 0 if re.search(r"\b(SC|GB|Hans|CN)\b", name) else 1
+    if "Mono" in name:
+        score += 2
+    return score
+
+
+def _pick_face(path: str) -> LabelFont | None:
+    """Best face of a font file (collections hold several) or None if unusable."""
+    faces: list[tuple[int, int, LabelFont]] = []
+    for index in range(_MAX_FACES):
+        try:
+            font = ImageFont.truetype(path, size=24, index=index)
+        except OSError:
+            break
+        family, style = font.getname()
+        name = f"{family} {style}".strip() if family else os.path.basename(path)
+        covers_cjk = _covers(font, _CJK_PROBE)
+        rank = (0 if covers_cjk else 10) + _face_preference(name)
+        faces.append((rank, index, LabelFont(path, index, name, covers_cjk)))
+    if not faces:
+        return None
+    return min(faces, key=lambda item: (item[0], item[1]))[2]
+
+
+def _fc_list_cjk() -> list[str]:
+    """Font files that fontconfig reports as supporting Chinese (empty without fc-list)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    try:
+        result = subprocess.run(
+            [fc_list, ":lang=zh", "file"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    files = {line.strip().rstrip(":").strip() for line in result.stdout.splitlines()}
+    return sorted(f for f in files if f)
+
+
+@functools.lru_cache(maxsize=8)
+def _resolve(env_value: str | None) -> LabelFont:
+    if env_value:
+        if not os.path.isfile(env_value):
+            raise LabelError(f"{FONT_ENV_VAR}={env_value!r} does not name an existing font file")
+        chosen = _pick_face(env_value)
+        if chosen is None:
+            raise LabelError(
+                f"{FONT_ENV_VAR}={env_value!r} cannot be loaded as a TrueType/OpenType font"
+            )
+        return chosen
+    for path in (*_CJK_FONT_CANDIDATES, *_fc_list_cjk()):
+        if os.path.isfile(path):
+            chosen = _pick_face(path)
+            if chosen is not None and chosen.covers_cjk:
+                return chosen
+    for path in _LATIN_FONT_CANDIDATES:
+        if os.path.isfile(path):
+            chosen = _pick_face(path)
+            if chosen is not None:
+                return chosen
+    builtin = _load_font(None, 0, 24)
+    family, style = builtin.getname()
+    return LabelFont(None, 0, f"{family} {style} (Pillow built-in)", _covers(builtin, _CJK_PROBE))
+
+
+def resolve_label_font() -> LabelFont:
+    """The font PNG labels are rendered with (see the module docstring for the order)."""
+    return _resolve(os.environ.get(FONT_ENV_VAR) or None)
+
+
+# --------------------------------------------------------------------------- #
+# Text measurement and wrapping
+# --------------------------------------------------------------------------- #
+
+_NO_BREAK_BEFORE: Final = frozenset(",.:;!?)]}%、。，：；！？）】」』”’》〉…·-")
+_NO_BREAK_AFTER: Final = frozenset("([{（【「『“‘《〈")
+
+
+def _is_wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+class _Face:
+    """One font at one pixel size, with glyph-coverage aware measuring."""
+
+    def __init__(self, font: _FontObject, size: int) -> None:
+        self.font = font
+        self.size = size
+        self._notdef = _missing_glyph_mask(font)
+        self._has: dict[str, bool] = {}
+        # Fixed proportions rather than the font's own metrics (CJK fonts carry a much
+        # larger line gap), so every font and the SVG share one layout.
+        self.ascent = round(size * _ASCENT)
+        self.line_height = round(size * _LINE_HEIGHT)
+
+    def has_glyph(self, ch: str) -> bool:
+        known = self._has.get(ch)
+        if known is None:
+            known = self._has[ch] = _has_glyph(self.font, ch, self._notdef)
+        return known
+
+    def missing(self, text: str) -> set[str]:
+        return {ch for ch in text if not self.has_glyph(ch)}
+
+    def measure(self, text: str) -> float:
+        """Advance width in pixels.
+
+        Characters the font lacks are counted at the width a real font would give them
+        (1 em when East Asian wide, 0.6 em otherwise) so that the layout also suits
+        SVG viewers, which render those characters with their own fonts.
+        """
+        missing = self.missing(text)
+        if not missing:
+            return float(self.font.getlength(text))
+        covered = "".join(ch for ch in text if ch not in missing)
+        extra = sum(self.size * (1.0 if _is_wide(ch) else 0.6) for ch in text if ch in missing)
+        return float(self.font.getlength(covered)) + extra if covered else extra
+
+
+def _split(text: str, allowed: Callable[[str, str], bool]) -> list[str]:
+    pieces: list[str] = []
+    current = ""
+    for ch in text:
+        if current and allowed(current[-1], ch):
+            pieces.append(current)
+            current = ""
+        current += ch
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _word_break(prev: str, ch: str) -> bool:
+    """Preferred breaks: after spaces and before '(' (the start of a GS1 AI in HRI)."""
+    if ch.isspace() or prev in _NO_BREAK_AFTER:
+        return False
+    return prev.isspace() or ch == "("
+
+
+def _cjk_break(prev: str, ch: str) -> bool:
+    """Fallback breaks inside a word: next to East Asian wide characters."""
+    if ch.isspace() or ch in _NO_BREAK_BEFORE or prev in _NO_BREAK_AFTER:
+        return False
+    return _is_wide(prev) or _is_wide(ch)
+
+
+def _wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """Greedy wrap at word breaks; words too wide for a line are broken next to CJK
+    characters; a piece that still does not fit keeps its own (wider) line."""
+    lines: list[str] = []
+    for paragraph in text.strip("\n").split("\n"):
+        atoms: list[str] = []
+        for word in _split(paragraph.rstrip(), _word_break):
+            if measure(word.rstrip()) > width:
+                atoms.extend(_split(word, _cjk_break))
+            else:
+                atoms.append(word)
+        line = ""
+        for atom in atoms:
+            candidate = line + atom
+            if line.strip() and measure(candidate.rstrip()) > width:
+                lines.append(line.rstrip())
+                line = atom.lstrip()
+            else:
+                line = candidate
+        lines.append(line.rstrip())
+    return lines
+
+
+# --------------------------------------------------------------------------- #
+# Layout
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class _Line:
+    role: Literal["title", "line", "hri"]
+    text: str
+    x: int
+    baseline: int
+    face: _Face
+
+
+@dataclass(frozen=True)
+class _Layout:
+    width: int
+    height: int
+    symbol_left: int  # top-left corner of the first module (inside the quiet zone)
+    symbol_top: int
+    module: int  # pixels per module
+    lines: tuple[_Line, ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _face(path: str | None, index: int, size: int) -> _Face:
+    return _Face(_load_font(path, index, size), size)
+
+
+def _faces(dpi: int) -> tuple[_Face, _Face]:
+    chosen = resolve_label_font()
+    title_px = max(8, round(_TITLE_PT * dpi / _POINTS_PER_INCH))
+    body_px = max(7, round(_BODY_PT * dpi / _POINTS_PER_INCH))
+    return (
+        _face(chosen.path, chosen.index, title_px),
+        _face(chosen.path, chosen.index, body_px),
+    )
+
+
+def _layout(spec: LabelSpec, symbol: _Symbol, dpi: int) -> _Layout:
+    """Symbol top-left; title and extra lines to its right; HRI under the symbol."""
+    px_per_mm = dpi / _MM_PER_INCH
+    margin = round(_MARGIN_MM * px_per_mm)
+    gap = round(_GAP_MM * px_per_mm)
+    module = max(2, round(_MODULE_MM * px_per_mm))
+    quiet = symbol.quiet_zone * module
+    symbol_box_w = symbol.width * module + 2 * quiet
+    symbol_box_h = symbol.height * module + 2 * quiet
+    min_width = round(_MIN_WIDTH_MM * px_per_mm)
+    min_height = round(_MIN_HEIGHT_MM * px_per_mm)
+    title_face, body_face = _faces(dpi)
+
+    column_x = margin + symbol_box_w + gap
+    column_w = max(min_width - margin - column_x, round(_MIN_COLUMN_MM * px_per_mm))
+    column: list[tuple[Literal["title", "line"], str, _Face]] = [
+        ("title", text, title_face) for text in _wrap(spec.title, column_w, title_face.measure)
+    ]
+    for extra in spec.lines:
+        column.extend(
+            ("line", text, body_face) for text in _wrap(extra, column_w, body_face.measure)
+        )
+    column_w = max([column_w, *(round(face.measure(text)) for _, text, face in column)])
+
+    lines: list[_Line] = []
+    y = margin
+    for role, text, face in column:
+        lines.append(_Line(role, text, column_x, y + face.ascent, face))
+        y += face.line_height
+    column_bottom = y
+
+    width = max(min_width, column_x + column_w + margin)
+    hri_w = width - 2 * margin
+    hri_lines = _wrap(spec.hri, hri_w, body_face.measure)
+    width = max([width, *(2 * margin + round(body_face.measure(t)) for t in hri_lines)])
+    y = max(margin + symbol_box_h, column_bottom) + gap
+    for text in hri_lines:
+        lines.append(_Line("hri", text, margin, y + body_face.ascent, body_face))
+        y += body_face.line_height
+    height = max(min_height, y + margin)
+    return _Layout(width, height, margin + quiet, margin + quiet, module, tuple(lines))
+
+
+# --------------------------------------------------------------------------- #
+# Public renderers
+# --------------------------------------------------------------------------- #
+
+
+def render_png(spec: LabelSpec, *, dpi: int = 300) -> bytes:
+    """Render the label as an 8-bit grayscale PNG carrying its resolution (pHYs).
+
+    Raises :class:`LabelError` for bad input or a symbol that does not read back as
+    ``spec.data``; warns with :class:`LabelFontWarning` if glyphs are missing.
+    """
+    decoded = _validate_spec(spec)
+    _validate_dpi(dpi)
+    symbol = _encode(spec, decoded)
+    layout = _layout(spec, symbol, dpi)
+
+    image = Image.new("L", (layout.width, layout.height), 255)
+    draw = ImageDraw.Draw(image)
+    _paint_symbol(draw, symbol, layout.symbol_left, layout.symbol_top, layout.module)
+    missing: set[str] = set()
+    for line in layout.lines:
+        missing |= line.face.missing(line.text)
+        draw.text((line.x, line.baseline), line.text, font=line.face.font, fill=0, anchor="ls")
+    _verify_image(image, symbol, where="rendered PNG")
+
+    if missing:
+        chosen = resolve_label_font()
+        warnings.warn(
+            LabelFontWarning(
+                f"label font {chosen.name!r} ({chosen.path or 'built into Pillow'}) has no "
+                f"glyphs for {''.join(sorted(missing))!r}; they print as missing-glyph boxes. "
+                f"Install a CJK font (Debian: fonts-noto-cjk) or set {FONT_ENV_VAR}."
+            ),
+            stacklevel=2,
+        )
+
+    out = io.BytesIO()
+    image.save(out, format="PNG", dpi=(dpi, dpi), optimize=True)
+    return out.getvalue()
+
+
+def _fmt(value: float) -> str:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def render_svg(spec: LabelSpec) -> str:
+    """Render the label as a standalone SVG document (UTF-8 text, sized in mm).
+
+    The symbol is drawn with ``<rect>`` elements in module units inside
+    ``<g id="symbol">``; texts are ``<text>`` elements. Raises :class:`LabelError`
+    for bad input or a symbol that does not read back as ``spec.data``.
+    """
+    symbol = _encode(spec, _validate_spec(spec))
+    # The exact runs written below are rasterised and decoded before returning.
+    _verify_image(_rasterise_symbol(symbol, 4), symbol, where="SVG symbol geometry")
+    layout = _layout(spec, symbol, _SVG_DPI)
+    mm_per_px = _MM_PER_INCH / _SVG_DPI
+
+    root = ET.Element(
+        "svg",
+        {
+            "xmlns": _SVG_NS,
+            "version": "1.1",
+            "width": f"{_fmt(layout.width * mm_per_px)}mm",
+            "height": f"{_fmt(layout.height * mm_per_px)}mm",
+            "viewBox": f"0 0 {layout.width} {layout.height}",
+        },
+    )
+    ET.SubElement(root, "title").text = spec.title
+    ET.SubElement(
+        root,
+        "rect",
+        {"x": "0", "y": "0", "width": str(layout.width), "height": str(layout.height)},
+        fill="#ffffff",
+    )
+    group = ET.SubElement(
+        root,
+        "g",
+        {
+            "id": "symbol",
+            "fill": "#000000",
+            "shape-rendering": "crispEdges",
+            "transform": (
+                f"translate({layout.symbol_left} {layout.symbol_top}) scale({layout.module})"
+            ),
+            "data-symbology": spec.symbology,
+            "data-modules": f"{symbol.width}x{symbol.height}",
+            "data-quiet-zone": str(symbol.quiet_zone),
+        },
+    )
+    for y, runs in enumerate(symbol.rows):
+        for start, length in runs:
+            ET.SubElement(
+                group,
+                "rect",
+                {"x": str(start), "y": str(y), "width": str(length), "height": "1"},
+            )
+    text_group = ET.SubElement(
+        root, "g", {"id": "text", "font-family": _SVG_FONT_FAMILY, "fill": "#000000"}
+    )
+    for line in layout.lines:
+        element = ET.SubElement(
+            text_group,
+            "text",
+            {
+                "class": line.role,
+                "x": str(line.x),
+                "y": str(line.baseline),
+                "font-size": str(line.face.size),
+                _XML_SPACE: "preserve",
+            },
+        )
+        element.text = line.text
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
