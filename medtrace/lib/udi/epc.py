@@ -161,7 +161,7 @@ class UrnParts:
 
 
 def _split_company(text: str, *, parts: int, total: int, scheme: str) -> list[str]:
-    fields = text.split(".")
+    fields = text.split(".", parts - 1)  # the last field (serial, lot, extension) may hold dots
     if len(fields) != parts:
         raise UdiError(f"an EPC {scheme} URN has {parts} dot-separated fields", field="epc")
     company, reference = fields[0], fields[1]

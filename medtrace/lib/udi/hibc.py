@@ -312,9 +312,9 @@ def parse_hibc(text: str) -> HibcData:
         end += 1
 
     link_char: str | None = None
-    if end < len(text) and text[end] == "/":  # concatenated: one check character at the end
-        if len(text) < end + 3:
-            raise UdiError("HIBC data ends right after '/'", field="hibc")
+    # Concatenated: '/' then secondary data (never '+'), one check character at the end. A '/'
+    # that ends the data or precedes '+' is the primary's own check character instead.
+    if end < len(text) - 1 and text[end] == "/" and text[end + 1] != "+":
         _check(text[:-1], text[-1], what="")
         primary, check_char = text[1:end], text[-1]
         segments = text[end + 1 : -1].split("/")
