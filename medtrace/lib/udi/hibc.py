@@ -300,6 +300,11 @@ def parse_hibc(text: str) -> HibcData:
     """Parse and verify an HIBC LIC UDI (see the module docstring for the accepted forms)."""
     if not text.startswith("+"):
         raise UdiError("HIBC data starts with '+'", field="hibc")
+    if text[1:2] == "$" or text[1:6].isdigit():
+        raise UdiError(
+            "HIBC secondary data without its primary: scan the primary symbol (+LIC...) as well",
+            field="hibc",
+        )
     for position, char in enumerate(text, start=1):
         if char not in HIBC_CHARSET:
             raise UdiError(
@@ -307,6 +312,8 @@ def parse_hibc(text: str) -> HibcData:
                 f"(0-9, A-Z, '-', '.', ' ', '$', '/', '+', '%')",
                 field="hibc",
             )
+    if not ("A" <= text[1:2] <= "Z"):
+        raise UdiError(f"HIBC LIC must start with a letter, got {text[1:5]!r}", field="hibc.lic")
     end = 1
     while end < len(text) and text[end] in _ALNUM:
         end += 1
