@@ -72,7 +72,12 @@ def test_identity_epc_is_the_canonical_urn_once_the_company_prefix_length_is_kno
     assert identity.with_gcp_length(7).epc == urn
     assert parse(text, gcp_length=7).epc == urn
     asked: list[str] = []
-    assert parse(text, gcp_length=lambda key: asked.append(key) or 7).epc == urn
+
+    def company_prefix_length(key: str) -> int:
+        asked.append(key)
+        return 7
+
+    assert parse(text, gcp_length=company_prefix_length).epc == urn
     assert asked == [identity.epc_key]
 
 
