@@ -218,6 +218,8 @@ def test_bad_hibc_secondary_data_is_rejected_with_the_reason(secondary: str, mes
         (_hibc("+A123" + "P" * 19 + "1"), "limited to 18"),
         ("+a123BJC5D6E71G", "not allowed in HIBC data"),
         ("+A123BJC5D6E71H", "primary check character should be 'G', got 'H'"),
+        ("+A123BJC5D6E71G+X", "secondary data is too short"),
+        ("+A123BJC5D6E71GX", "primary check character should be"),
         ("+$$52001510X3GD", "secondary data without its primary"),
         ("+-123BJC5D6E71G", "LIC must start with a letter"),
     ],

@@ -338,7 +338,17 @@ def parse_hibc(text: str) -> HibcData:
         if not accepted:
             at = end if (end < len(text) and text[end] != "+") else end - 1
             _check(text[:at], text[at], what="primary ")
-            raise UdiError("HIBC data after the primary check character must start with '+'")
+            if text[at + 1] != "+":
+                raise UdiError(
+                    "HIBC data after the primary check character must be a secondary starting "
+                    "with '+'",
+                    field="hibc",
+                )
+            raise UdiError(
+                "HIBC secondary data is too short: it needs data, the link character and its "
+                "check character",
+                field="hibc",
+            )
         at = accepted[0]
         primary, check_char = text[1:at], text[at]
         segments = []

@@ -219,6 +219,7 @@ def parse(text: str, *, gcp_length: GcpLength = None) -> Identity:
         payload = data[len(symbology) :]
         if symbology in _GS1_MODE:
             name = SYMBOLOGY_NAMES[symbology]
+            payload = payload.rstrip(" ")  # a space is never GS1 data: a wedge artefact
             if not payload.strip(GS):
                 raise UdiError(f"{name} ({symbology}) symbology identifier with no data")
             identity = Identity.from_elements(parse_scan_data(payload), symbology=symbology)
