@@ -57,8 +57,9 @@ def _medtrace_error(request: HttpRequest, exc: MedtraceError) -> HttpResponse:
 def _loc_to_field(loc: list[Any] | tuple[Any, ...]) -> str | None:
     # ninja prefixes the location with where the value came from ("body", "query", the param
     # name); the user only needs the path inside their payload.
-    parts = [p for p in loc if p not in ("body", "query", "path", "form", "header", "payload",
-                                         "data")]
+    parts = [
+        p for p in loc if p not in ("body", "query", "path", "form", "header", "payload", "data")
+    ]
     if not parts:
         return None
     out = ""
@@ -80,40 +81,65 @@ def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRe
         details.append({"field": field, "message": message, "code": err.get("type")})
     first = details[0] if details else {"field": None, "message": "invalid request"}
     text = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return _error(request, 422, {"error": "validation_failed", "message": text,
-                                 "field": first["field"], "details": details})
+    return _error(
+        request,
+        422,
+        {
+            "error": "validation_failed",
+            "message": text,
+            "field": first["field"],
+            "details": details,
+        },
+    )
 
 
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, 401, {
-        "error": "unauthenticated",
-        "message": "Sign in, or send 'Authorization: Bearer <token>' (medtrace create_token)",
-        "field": None, "details": None})
+    return _error(
+        request,
+        401,
+        {
+            "error": "unauthenticated",
+            "message": "Sign in, or send 'Authorization: Bearer <token>' (medtrace create_token)",
+            "field": None,
+            "details": None,
+        },
+    )
 
 
 @api.exception_handler(AuthorizationError)
 def _authz_error(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
-    return _error(request, 403, {"error": "permission_denied", "message": str(exc),
-                                 "field": None, "details": None})
+    return _error(
+        request,
+        403,
+        {"error": "permission_denied", "message": str(exc), "field": None, "details": None},
+    )
 
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _error(request, 404, {"error": "not_found", "message": str(exc) or "Not found",
-                                 "field": None, "details": None})
+    return _error(
+        request,
+        404,
+        {"error": "not_found", "message": str(exc) or "Not found", "field": None, "details": None},
+    )
 
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return _error(request, exc.status_code, {"error": "http_error", "message": str(exc),
-                                             "field": None, "details": None})
+    return _error(
+        request,
+        exc.status_code,
+        {"error": "http_error", "message": str(exc), "field": None, "details": None},
+    )
 
 
 def _register_routers() -> None:
     from medtrace.masterdata.api import router as masterdata_router
+    from medtrace.masterdata.api_labels import router as labels_router
 
     api.add_router("/", masterdata_router)
+    api.add_router("/", labels_router)
 
 
 _register_routers()

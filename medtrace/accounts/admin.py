@@ -18,7 +18,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "user", "name", "created_at", "expires_at", "revoked_at")
     readonly_fields = ("prefix", "token_hash", "created_at", "last_used_at")
     exclude = ()

@@ -41,8 +41,12 @@ class ApiToken(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
     name = models.CharField(_("name"), max_length=100, blank=True)
-    prefix = models.CharField(_("prefix"), max_length=12, db_index=True,
-                              help_text=_("First characters of the token, to tell tokens apart."))
+    prefix = models.CharField(
+        _("prefix"),
+        max_length=12,
+        db_index=True,
+        help_text=_("First characters of the token, to tell tokens apart."),
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     scopes = models.JSONField(_("scopes"), default=list)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -7,6 +7,7 @@ arrive, and the README table is generated from `ROLE_PERMISSIONS`.
 
 from __future__ import annotations
 
+from django.apps.registry import Apps
 from django.db.models import TextChoices
 from django.utils.translation import gettext_lazy as _
 
@@ -33,16 +34,13 @@ MASTERDATA_MODELS = (
     "materialsupplier",
     "bom",
     "bomline",
-    "lot",
 )
 
 _VIEW_ALL = tuple(f"masterdata.view_{m}" for m in MASTERDATA_MODELS)
 
 
 def _crud(*models: str) -> tuple[str, ...]:
-    return tuple(
-        f"masterdata.{action}_{model}" for model in models for action in ("add", "change")
-    )
+    return tuple(f"masterdata.{action}_{model}" for model in models for action in ("add", "change"))
 
 
 # Read access to master data is common to every department; write access follows who owns the
@@ -50,8 +48,8 @@ def _crud(*models: str) -> tuple[str, ...]:
 # registrations, production engineering owns BOMs, logistics owns customers and locations.
 # Nobody deletes master data through the app: records are deactivated instead.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    Role.PROCUREMENT: _VIEW_ALL + _crud("party", "partylicence", "material", "materialsupplier", "lot"),
-    Role.PRODUCTION: _VIEW_ALL + _crud("bom", "bomline", "lot"),
+    Role.PROCUREMENT: _VIEW_ALL + _crud("party", "partylicence", "material", "materialsupplier"),
+    Role.PRODUCTION: _VIEW_ALL + _crud("bom", "bomline"),
     Role.QC: _VIEW_ALL,
     Role.WAREHOUSE: _VIEW_ALL + _crud("location"),
     Role.SALES: _VIEW_ALL + _crud("party", "partylicence", "location"),
@@ -65,7 +63,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def sync_roles(apps: object | None = None, *, verbosity: int = 0) -> None:
+def sync_roles(apps: Apps | None = None, *, verbosity: int = 0) -> None:
     """Create the department groups and set their permissions to exactly ROLE_PERMISSIONS.
 
     Usable from a data migration (pass the historical ``apps``) and at run time. Permissions
@@ -75,23 +73,24 @@ def sync_roles(apps: object | None = None, *, verbosity: int = 0) -> None:
     from django.contrib.auth.management import create_permissions
 
     registry = apps or global_apps
-    for app_config in registry.get_app_configs():  # type: ignore[attr-defined]
+    for app_config in registry.get_app_configs():
         # create_permissions skips app configs without a models module (historical apps).
-        original = app_config.models_module
-        app_config.models_module = original or True
+        original = getattr(app_config, "models_module", None)
+        app_config.models_module = original or True  # type: ignore[assignment]
         try:
             create_permissions(app_config, apps=registry, verbosity=verbosity)
         finally:
             app_config.models_module = original
-    Group = registry.get_model("auth", "Group")  # type: ignore[attr-defined]  # noqa: N806
-    Permission = registry.get_model("auth", "Permission")  # type: ignore[attr-defined]  # noqa: N806
+    Group = registry.get_model("auth", "Group")
+    Permission = registry.get_model("auth", "Permission")
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _created = Group.objects.get_or_create(name=str(role))
         perms = []
         for full in codenames:
             app_label, codename = full.split(".", 1)
             perm = Permission.objects.filter(
-                content_type__app_label=app_label, codename=codename).first()
+                content_type__app_label=app_label, codename=codename
+            ).first()
             if perm is None:
                 raise RuntimeError(f"Role {role}: permission {full} does not exist")
             perms.append(perm)

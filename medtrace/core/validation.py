@@ -23,8 +23,9 @@ def _choices_hint(instance: models.Model | None, field: str) -> str:
     return " Expected one of: " + ", ".join(str(value) for value, _label in choices) + "."
 
 
-def validation_failed_from(exc: ValidationError, *, prefix: str = "",
-                           instance: models.Model | None = None) -> ValidationFailed:
+def validation_failed_from(
+    exc: ValidationError, *, prefix: str = "", instance: models.Model | None = None
+) -> ValidationFailed:
     """Flatten a Django ValidationError into ValidationFailed with per-field details."""
     details: list[dict[str, Any]] = []
     if hasattr(exc, "error_dict"):
@@ -37,8 +38,13 @@ def validation_failed_from(exc: ValidationError, *, prefix: str = "",
                 details.append({"field": name, "message": message, "code": err.code})
     else:
         for err in exc.error_list:
-            details.append({"field": prefix.rstrip(".") or None, "message": " ".join(err.messages),
-                            "code": err.code})
+            details.append(
+                {
+                    "field": prefix.rstrip(".") or None,
+                    "message": " ".join(err.messages),
+                    "code": err.code,
+                }
+            )
     first = details[0] if details else {"field": None, "message": "Invalid input"}
     message = first["message"]
     if first["field"]:
@@ -46,8 +52,9 @@ def validation_failed_from(exc: ValidationError, *, prefix: str = "",
     return ValidationFailed(message, field=first["field"], details=details)
 
 
-def save_validated(instance: models.Model, *, prefix: str = "",
-                   exclude: list[str] | None = None) -> None:
+def save_validated(
+    instance: models.Model, *, prefix: str = "", exclude: list[str] | None = None
+) -> None:
     """full_clean() then save(), raising ValidationFailed / Conflict in medtrace's shape.
 
     Unique constraints are checked by full_clean() first so the message names the field; the

@@ -27,13 +27,13 @@ class NoDeleteMixin:
         return False
 
 
-class PartyLicenceInline(NoDeleteMixin, admin.TabularInline):  # type: ignore[type-arg]
+class PartyLicenceInline(NoDeleteMixin, admin.TabularInline):
     model = PartyLicence
     extra = 0
 
 
 @admin.register(Party)
-class PartyAdmin(NoDeleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class PartyAdmin(NoDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "role", "gln", "city", "active")
     list_filter = ("role", "active", "country")
     search_fields = ("name", "name_en", "gln", "uscc")
@@ -41,7 +41,7 @@ class PartyAdmin(NoDeleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Location)
-class LocationAdmin(NoDeleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class LocationAdmin(NoDeleteMixin, admin.ModelAdmin):
     list_display = ("code", "name", "kind", "party", "sgln", "active")
     list_filter = ("kind", "active")
     search_fields = ("code", "name", "gln", "sgln")
@@ -49,34 +49,34 @@ class LocationAdmin(NoDeleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     autocomplete_fields = ("party",)
 
 
-class ProductIdentifierInline(NoDeleteMixin, admin.TabularInline):  # type: ignore[type-arg]
+class ProductIdentifierInline(NoDeleteMixin, admin.TabularInline):
     model = ProductIdentifier
     extra = 1
 
 
 @admin.register(Product)
-class ProductAdmin(NoDeleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ProductAdmin(NoDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "model", "risk_class", "tracking", "nmpa_registration_no", "active")
     list_filter = ("risk_class", "tracking", "implantable", "sterile", "issuing_agency")
     search_fields = ("name", "name_en", "model", "nmpa_registration_no", "identifiers__di")
     inlines = [ProductIdentifierInline]
 
 
-class MaterialSupplierInline(NoDeleteMixin, admin.TabularInline):  # type: ignore[type-arg]
+class MaterialSupplierInline(NoDeleteMixin, admin.TabularInline):
     model = MaterialSupplier
     extra = 0
     autocomplete_fields = ("supplier",)
 
 
 @admin.register(Material)
-class MaterialAdmin(NoDeleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class MaterialAdmin(NoDeleteMixin, admin.ModelAdmin):
     list_display = ("code", "name", "kind", "tracking", "uom", "critical", "active")
     list_filter = ("kind", "tracking", "critical")
     search_fields = ("code", "name", "name_en", "gtin")
     inlines = [MaterialSupplierInline]
 
 
-class BomLineInline(NoDeleteMixin, admin.TabularInline):  # type: ignore[type-arg]
+class BomLineInline(NoDeleteMixin, admin.TabularInline):
     model = BomLine
     extra = 0
     autocomplete_fields = ("material",)
@@ -94,7 +94,7 @@ class BomLineInline(NoDeleteMixin, admin.TabularInline):  # type: ignore[type-ar
 
 
 @admin.register(Bom)
-class BomAdmin(NoDeleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class BomAdmin(NoDeleteMixin, admin.ModelAdmin):
     list_display = ("product", "version", "status", "effective_from", "released_at")
     list_filter = ("status",)
     readonly_fields = ("status", "released_at")

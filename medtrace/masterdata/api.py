@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
+from medtrace.accounts.models import User
 from medtrace.api import require_scope
 from medtrace.errors import PermissionDenied
 
@@ -47,6 +48,12 @@ def _read(request: HttpRequest, model: str) -> None:
         raise PermissionDenied(f"Your role cannot view {model} records")
 
 
+def _actor(request: HttpRequest) -> User:
+    # Every route is authenticated (session or bearer token), so this is a real user.
+    assert isinstance(request.user, User)
+    return request.user
+
+
 def _write(request: HttpRequest) -> None:
     require_scope(request, "masterdata:write")
 
@@ -56,22 +63,25 @@ def _write(request: HttpRequest) -> None:
 
 @router.get("/parties", response=list[PartyOut])
 @paginate(LimitOffsetPagination)
-def list_parties(request: HttpRequest, role: str | None = None, q: str | None = None):  # type: ignore[no-untyped-def]
+def list_parties(request: HttpRequest, role: str | None = None, q: str | None = None):
     _read(request, "party")
     return selectors.party_list(role=role, q=q)
 
 
 @router.post("/parties", response={201: PartyOut})
-def create_party(request: HttpRequest, payload: PartyIn) -> tuple[int, Party]:
+def create_party(request: HttpRequest, payload: PartyIn) -> Status:
     _write(request)
     data = payload.model_dump(exclude={"licences"})
     with transaction.atomic():
-        party = services.party_create(data=data, user=request.user)  # type: ignore[arg-type]
+        party = services.party_create(data=data, user=_actor(request))
         for index, licence in enumerate(payload.licences):
-            services.licence_add(party=party, data=licence.model_dump(),
-                                 user=request.user,  # type: ignore[arg-type]
-                                 prefix=f"licences[{index}].")
-    return 201, party
+            services.licence_add(
+                party=party,
+                data=licence.model_dump(),
+                user=_actor(request),
+                prefix=f"licences[{index}].",
+            )
+    return Status(201, party)
 
 
 @router.get("/parties/{party_id}", response=PartyOut)
@@ -84,16 +94,17 @@ def get_party(request: HttpRequest, party_id: int) -> Party:
 def update_party(request: HttpRequest, party_id: int, payload: PartyPatch) -> Party:
     _write(request)
     party = get_object_or_404(Party, pk=party_id)
-    return services.party_update(party=party, data=payload.model_dump(exclude_unset=True),
-                                 user=request.user)  # type: ignore[arg-type]
+    return services.party_update(
+        party=party, data=payload.model_dump(exclude_unset=True), user=_actor(request)
+    )
 
 
 @router.post("/parties/{party_id}/licences", response={201: LicenceOut})
-def add_licence(request: HttpRequest, party_id: int, payload: LicenceIn):  # type: ignore[no-untyped-def]
+def add_licence(request: HttpRequest, party_id: int, payload: LicenceIn):
     _write(request)
     party = get_object_or_404(Party, pk=party_id)
-    return 201, services.licence_add(party=party, data=payload.model_dump(),
-                                     user=request.user)  # type: ignore[arg-type]
+    licence = services.licence_add(party=party, data=payload.model_dump(), user=_actor(request))
+    return Status(201, licence)
 
 
 # Locations -----------------------------------------------------------------------------------
@@ -101,17 +112,20 @@ def add_licence(request: HttpRequest, party_id: int, payload: LicenceIn):  # typ
 
 @router.get("/locations", response=list[LocationOut])
 @paginate(LimitOffsetPagination)
-def list_locations(request: HttpRequest, party_id: int | None = None,  # type: ignore[no-untyped-def]
-                   kind: str | None = None):
+def list_locations(
+    request: HttpRequest,
+    party_id: int | None = None,
+    kind: str | None = None,
+):
     _read(request, "location")
     return selectors.location_list(party_id=party_id, kind=kind)
 
 
 @router.post("/locations", response={201: LocationOut})
-def create_location(request: HttpRequest, payload: LocationIn):  # type: ignore[no-untyped-def]
+def create_location(request: HttpRequest, payload: LocationIn):
     _write(request)
-    return 201, services.location_create(data=payload.model_dump(),
-                                         user=request.user)  # type: ignore[arg-type]
+    location = services.location_create(data=payload.model_dump(), user=_actor(request))
+    return Status(201, location)
 
 
 @router.get("/locations/{location_id}", response=LocationOut)
@@ -124,9 +138,9 @@ def get_location(request: HttpRequest, location_id: int) -> Location:
 def update_location(request: HttpRequest, location_id: int, payload: LocationPatch) -> Location:
     _write(request)
     location = get_object_or_404(Location, pk=location_id)
-    return services.location_update(location=location,
-                                    data=payload.model_dump(exclude_unset=True),
-                                    user=request.user)  # type: ignore[arg-type]
+    return services.location_update(
+        location=location, data=payload.model_dump(exclude_unset=True), user=_actor(request)
+    )
 
 
 # Products ------------------------------------------------------------------------------------
@@ -134,20 +148,22 @@ def update_location(request: HttpRequest, location_id: int, payload: LocationPat
 
 @router.get("/products", response=list[ProductOut])
 @paginate(LimitOffsetPagination)
-def list_products(request: HttpRequest, q: str | None = None,  # type: ignore[no-untyped-def]
-                  active: bool | None = None):
+def list_products(
+    request: HttpRequest,
+    q: str | None = None,
+    active: bool | None = None,
+):
     _read(request, "product")
     return selectors.product_list(q=q, active=active)
 
 
 @router.post("/products", response={201: ProductOut})
-def create_product(request: HttpRequest, payload: ProductIn):  # type: ignore[no-untyped-def]
+def create_product(request: HttpRequest, payload: ProductIn):
     _write(request)
     data = payload.model_dump(exclude={"identifiers"})
     identifiers = [i.model_dump() for i in payload.identifiers]
-    product = services.product_create(data=data, identifiers=identifiers,
-                                      user=request.user)  # type: ignore[arg-type]
-    return 201, selectors.product_list().get(pk=product.pk)
+    product = services.product_create(data=data, identifiers=identifiers, user=_actor(request))
+    return Status(201, selectors.product_list().get(pk=product.pk))
 
 
 @router.get("/products/{product_id}", response=ProductOut)
@@ -160,20 +176,22 @@ def get_product(request: HttpRequest, product_id: int) -> Product:
 def update_product(request: HttpRequest, product_id: int, payload: ProductPatch) -> Product:
     _write(request)
     product = get_object_or_404(Product, pk=product_id)
-    services.product_update(product=product, data=payload.model_dump(exclude_unset=True),
-                            user=request.user)  # type: ignore[arg-type]
+    services.product_update(
+        product=product, data=payload.model_dump(exclude_unset=True), user=_actor(request)
+    )
     return selectors.product_list().get(pk=product_id)
 
 
 @router.post("/products/{product_id}/identifiers", response={201: IdentifierOut})
-def add_identifier(request: HttpRequest, product_id: int, payload: IdentifierIn):  # type: ignore[no-untyped-def]
+def add_identifier(request: HttpRequest, product_id: int, payload: IdentifierIn):
     _write(request)
     product = get_object_or_404(Product, pk=product_id)
     with transaction.atomic():
-        identifier = services.identifier_add(product=product, data=payload.model_dump(),
-                                             user=request.user)  # type: ignore[arg-type]
+        identifier = services.identifier_add(
+            product=product, data=payload.model_dump(), user=_actor(request)
+        )
         services.check_identifier_set(product)
-    return 201, identifier
+    return Status(201, identifier)
 
 
 # Materials -----------------------------------------------------------------------------------
@@ -181,20 +199,20 @@ def add_identifier(request: HttpRequest, product_id: int, payload: IdentifierIn)
 
 @router.get("/materials", response=list[MaterialOut])
 @paginate(LimitOffsetPagination)
-def list_materials(request: HttpRequest, q: str | None = None):  # type: ignore[no-untyped-def]
+def list_materials(request: HttpRequest, q: str | None = None):
     _read(request, "material")
     return selectors.material_list(q=q)
 
 
 @router.post("/materials", response={201: MaterialOut})
-def create_material(request: HttpRequest, payload: MaterialIn):  # type: ignore[no-untyped-def]
+def create_material(request: HttpRequest, payload: MaterialIn):
     _write(request)
     material = services.material_create(
         data=payload.model_dump(exclude={"suppliers"}),
         suppliers=[s.model_dump() for s in payload.suppliers],
-        user=request.user,  # type: ignore[arg-type]
+        user=_actor(request),
     )
-    return 201, selectors.material_list().get(pk=material.pk)
+    return Status(201, selectors.material_list().get(pk=material.pk))
 
 
 @router.get("/materials/{material_id}", response=MaterialOut)
@@ -207,18 +225,24 @@ def get_material(request: HttpRequest, material_id: int) -> Material:
 def update_material(request: HttpRequest, material_id: int, payload: MaterialPatch) -> Material:
     _write(request)
     material = get_object_or_404(Material, pk=material_id)
-    services.material_update(material=material, data=payload.model_dump(exclude_unset=True),
-                             user=request.user)  # type: ignore[arg-type]
+    services.material_update(
+        material=material, data=payload.model_dump(exclude_unset=True), user=_actor(request)
+    )
     return selectors.material_list().get(pk=material_id)
 
 
 @router.post("/materials/{material_id}/suppliers", response={201: MaterialSupplierOut})
-def add_material_supplier(request: HttpRequest, material_id: int,  # type: ignore[no-untyped-def]
-                          payload: MaterialSupplierIn):
+def add_material_supplier(
+    request: HttpRequest,
+    material_id: int,
+    payload: MaterialSupplierIn,
+):
     _write(request)
     material = get_object_or_404(Material, pk=material_id)
-    return 201, services.material_supplier_add(material=material, data=payload.model_dump(),
-                                               user=request.user)  # type: ignore[arg-type]
+    source = services.material_supplier_add(
+        material=material, data=payload.model_dump(), user=_actor(request)
+    )
+    return Status(201, source)
 
 
 # BOMs ----------------------------------------------------------------------------------------
@@ -226,20 +250,24 @@ def add_material_supplier(request: HttpRequest, material_id: int,  # type: ignor
 
 @router.get("/boms", response=list[BomOut])
 @paginate(LimitOffsetPagination)
-def list_boms(request: HttpRequest, product_id: int | None = None):  # type: ignore[no-untyped-def]
+def list_boms(request: HttpRequest, product_id: int | None = None):
     _read(request, "bom")
     return selectors.bom_list(product_id=product_id)
 
 
 @router.post("/boms", response={201: BomOut})
-def create_bom(request: HttpRequest, payload: BomIn):  # type: ignore[no-untyped-def]
+def create_bom(request: HttpRequest, payload: BomIn):
     _write(request)
     product = get_object_or_404(Product, pk=payload.product_id)
-    bom = services.bom_create(product=product, version=payload.version,
-                              lines=[line.model_dump() for line in payload.lines],
-                              note=payload.note, effective_from=payload.effective_from,
-                              user=request.user)  # type: ignore[arg-type]
-    return 201, selectors.bom_list().get(pk=bom.pk)
+    bom = services.bom_create(
+        product=product,
+        version=payload.version,
+        lines=[line.model_dump() for line in payload.lines],
+        note=payload.note,
+        effective_from=payload.effective_from,
+        user=_actor(request),
+    )
+    return Status(201, selectors.bom_list().get(pk=bom.pk))
 
 
 @router.get("/boms/{bom_id}", response=BomOut)
@@ -249,16 +277,16 @@ def get_bom(request: HttpRequest, bom_id: int) -> Bom:
 
 
 @router.post("/boms/{bom_id}/lines", response={201: BomLineOut})
-def add_bom_line(request: HttpRequest, bom_id: int, payload: BomLineIn):  # type: ignore[no-untyped-def]
+def add_bom_line(request: HttpRequest, bom_id: int, payload: BomLineIn):
     _write(request)
     bom = get_object_or_404(Bom, pk=bom_id)
-    return 201, services.bom_line_add(bom=bom, data=payload.model_dump(),
-                                      user=request.user)  # type: ignore[arg-type]
+    line = services.bom_line_add(bom=bom, data=payload.model_dump(), user=_actor(request))
+    return Status(201, line)
 
 
 @router.post("/boms/{bom_id}/release", response=BomOut)
 def release_bom(request: HttpRequest, bom_id: int) -> Bom:
     _write(request)
     bom = get_object_or_404(Bom, pk=bom_id)
-    services.bom_release(bom=bom, user=request.user)  # type: ignore[arg-type]
+    services.bom_release(bom=bom, user=_actor(request))
     return selectors.bom_list().get(pk=bom_id)

@@ -37,8 +37,12 @@ class LabelRequest:
 def _check_pi(req: LabelRequest) -> date | None:
     product = req.product
     elements = set(product.udi_pi_elements)
-    values = {"serial": req.serial, "lot": req.lot, "expiry": req.expiry,
-              "manufactured": req.manufactured}
+    values = {
+        "serial": req.serial,
+        "lot": req.lot,
+        "expiry": req.expiry,
+        "manufactured": req.manufactured,
+    }
     expiry = req.expiry
     if expiry is None and "expiry" in elements and req.manufactured and product.shelf_life_days:
         # Expiry follows from the manufacturing date and the registered shelf life.
@@ -46,15 +50,22 @@ def _check_pi(req: LabelRequest) -> date | None:
         values["expiry"] = expiry
     for name in ("lot", "serial", "expiry", "manufactured"):
         if name in elements and not values[name]:
-            hint = " (or give manufactured, to derive it from the shelf life)" if \
-                name == "expiry" and product.shelf_life_days else ""
+            hint = (
+                " (or give manufactured, to derive it from the shelf life)"
+                if name == "expiry" and product.shelf_life_days
+                else ""
+            )
             raise ValidationFailed(
                 f"{name}: required, because the UDI-PI of {product} carries "
-                f"{', '.join(product.udi_pi_elements)}{hint}", field=name)
+                f"{', '.join(product.udi_pi_elements)}{hint}",
+                field=name,
+            )
         if name not in elements and values[name]:
             raise ValidationFailed(
                 f"{name}: {product} labels do not carry a {name}; its UDI-PI is "
-                f"{', '.join(product.udi_pi_elements)}", field=name)
+                f"{', '.join(product.udi_pi_elements)}",
+                field=name,
+            )
     if req.manufactured and expiry and expiry <= req.manufactured:
         raise ValidationFailed("expiry: must be after the manufacturing date", field="expiry")
     return expiry
@@ -66,22 +77,36 @@ def label_spec(req: LabelRequest) -> tuple[labels.LabelSpec, udi.Identity]:
     if identifier is None:
         raise ValidationFailed(
             f"packaging_level: {product} has no DI for packaging level {req.packaging_level!r}",
-            field="packaging_level")
+            field="packaging_level",
+        )
     expiry = _check_pi(req)
     try:
         if product.issuing_agency == IssuingAgency.HIBCC:
             if req.symbology == "qr":
                 raise ValidationFailed(
                     "symbology: HIBC products are labelled with a DataMatrix; GS1 Digital Link QR "
-                    "needs a GTIN", field="symbology")
-            data = udi.build_hibc(lic=identifier.hibc_lic, pcn=identifier.hibc_pcn,
-                                  uom=identifier.hibc_uom, lot=req.lot, serial=req.serial,
-                                  expiry=expiry, manufactured=req.manufactured)
+                    "needs a GTIN",
+                    field="symbology",
+                )
+            data = udi.build_hibc(
+                lic=identifier.hibc_lic,
+                pcn=identifier.hibc_pcn,
+                uom=identifier.hibc_uom,
+                lot=req.lot,
+                serial=req.serial,
+                expiry=expiry,
+                manufactured=req.manufactured,
+            )
             identity = udi.parse(data)
             symbology: labels.Symbology = "hibc-datamatrix"
         else:
-            data = udi.build_element_string(gtin=identifier.di, serial=req.serial, lot=req.lot,
-                                            expiry=expiry, manufactured=req.manufactured)
+            data = udi.build_element_string(
+                gtin=identifier.di,
+                serial=req.serial,
+                lot=req.lot,
+                expiry=expiry,
+                manufactured=req.manufactured,
+            )
             identity = udi.parse(data, gcp_length=product.gcp_length)
             if req.symbology == "qr":
                 data = identity.digital_link_uri(DL_RESOLVER)
@@ -91,8 +116,9 @@ def label_spec(req: LabelRequest) -> tuple[labels.LabelSpec, udi.Identity]:
     except udi.UdiError as exc:
         raise ValidationFailed(str(exc), field=exc.field) from exc
     lines = [f"注册证号/备案号 {product.nmpa_registration_no}", f"REF {product.model}"]
-    spec = labels.LabelSpec(data=data, symbology=symbology, hri=identity.hri(),
-                            title=product.name, lines=lines)
+    spec = labels.LabelSpec(
+        data=data, symbology=symbology, hri=identity.hri(), title=product.name, lines=lines
+    )
     return spec, identity
 
 

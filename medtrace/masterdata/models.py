@@ -46,19 +46,28 @@ class Party(models.Model):
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     role = models.CharField(_("role"), max_length=32, choices=PartyRole.choices)
     gln = models.CharField(
-        _("GLN"), max_length=13, blank=True, validators=[v.validate_gln],
+        _("GLN"),
+        max_length=13,
+        blank=True,
+        validators=[v.validate_gln],
         help_text=_("GS1 Global Location Number, 13 digits with check digit."),
     )
     gs1_company_prefix = models.CharField(
-        _("GS1 company prefix"), max_length=12, blank=True,
+        _("GS1 company prefix"),
+        max_length=12,
+        blank=True,
         help_text=_("Needed to turn this party's GTINs, SSCCs and GLNs into EPC URNs."),
     )
     uscc = models.CharField(
-        _("unified social credit code"), max_length=18, blank=True,
-        validators=[v.validate_uscc], help_text=_("统一社会信用代码 (18 characters)."),
+        _("unified social credit code"),
+        max_length=18,
+        blank=True,
+        validators=[v.validate_uscc],
+        help_text=_("统一社会信用代码 (18 characters)."),
     )
-    country = models.CharField(_("country"), max_length=2, default="CN",
-                               help_text=_("ISO 3166-1 alpha-2 code."))
+    country = models.CharField(
+        _("country"), max_length=2, default="CN", help_text=_("ISO 3166-1 alpha-2 code.")
+    )
     province = models.CharField(_("province"), max_length=64, blank=True)
     city = models.CharField(_("city"), max_length=64, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
@@ -75,12 +84,11 @@ class Party(models.Model):
         verbose_name_plural = _("parties")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["gln"], condition=~Q(gln=""),
-                                    name="party_gln_unique"),
-            models.UniqueConstraint(fields=["uscc"], condition=~Q(uscc=""),
-                                    name="party_uscc_unique"),
-            models.CheckConstraint(condition=Q(role__in=PartyRole.values),
-                                   name="party_role_valid"),
+            models.UniqueConstraint(fields=["gln"], condition=~Q(gln=""), name="party_gln_unique"),
+            models.UniqueConstraint(
+                fields=["uscc"], condition=~Q(uscc=""), name="party_uscc_unique"
+            ),
+            models.CheckConstraint(condition=Q(role__in=PartyRole.values), name="party_role_valid"),
         ]
 
     def __str__(self) -> str:
@@ -89,25 +97,48 @@ class Party(models.Model):
     def clean(self) -> None:
         if self.gs1_company_prefix:
             if not re.fullmatch(r"\d{4,12}", self.gs1_company_prefix):
-                raise ValidationError({"gs1_company_prefix": _(
-                    "A GS1 company prefix has 4 to 12 digits.")})
+                raise ValidationError(
+                    {"gs1_company_prefix": _("A GS1 company prefix has 4 to 12 digits.")}
+                )
             if self.gln and not self.gln.startswith(self.gs1_company_prefix):
-                raise ValidationError({"gln": _(
-                    "GLN %(gln)s does not start with the party's GS1 company prefix %(gcp)s."
-                ) % {"gln": self.gln, "gcp": self.gs1_company_prefix}})
+                raise ValidationError(
+                    {
+                        "gln": _(
+                            "GLN %(gln)s does not start with the party's GS1 company prefix "
+                            "%(gcp)s."
+                        )
+                        % {"gln": self.gln, "gcp": self.gs1_company_prefix}
+                    }
+                )
         if not re.fullmatch(r"[A-Z]{2}", self.country or ""):
-            raise ValidationError({"country": _(
-                "Country is an ISO 3166-1 alpha-2 code in capitals, e.g. CN, US, DE.")})
+            raise ValidationError(
+                {
+                    "country": _(
+                        "Country is an ISO 3166-1 alpha-2 code in capitals, e.g. CN, US, DE."
+                    )
+                }
+            )
 
 
 class LicenceKind(models.TextChoices):
     BUSINESS_LICENCE = "business_licence", _("Business licence (营业执照)")
     PRODUCTION = "production_licence", _("Medical device production licence (医疗器械生产许可证)")
-    PRODUCTION_FILING = "production_filing", _("Class I production filing (第一类医疗器械生产备案凭证)")
-    DISTRIBUTION = "distribution_licence", _("Medical device distribution licence (医疗器械经营许可证)")
-    DISTRIBUTION_FILING = "distribution_filing", _("Class II distribution filing (第二类医疗器械经营备案凭证)")
-    MEDICAL_INSTITUTION = "medical_institution_licence", _(
-        "Medical institution practice licence (医疗机构执业许可证)")
+    PRODUCTION_FILING = (
+        "production_filing",
+        _("Class I production filing (第一类医疗器械生产备案凭证)"),
+    )
+    DISTRIBUTION = (
+        "distribution_licence",
+        _("Medical device distribution licence (医疗器械经营许可证)"),
+    )
+    DISTRIBUTION_FILING = (
+        "distribution_filing",
+        _("Class II distribution filing (第二类医疗器械经营备案凭证)"),
+    )
+    MEDICAL_INSTITUTION = (
+        "medical_institution_licence",
+        _("Medical institution practice licence (医疗机构执业许可证)"),
+    )
     ISO13485 = "iso13485", _("ISO 13485 certificate")
 
 
@@ -122,12 +153,24 @@ _LICENCE_MARKERS: dict[str, tuple[str, str]] = {
 
 # Which licence kinds make sense for which party roles.
 _LICENCES_BY_ROLE: dict[str, set[str]] = {
-    PartyRole.MANUFACTURER: {LicenceKind.BUSINESS_LICENCE, LicenceKind.PRODUCTION,
-                             LicenceKind.PRODUCTION_FILING, LicenceKind.ISO13485},
-    PartyRole.SUPPLIER: {LicenceKind.BUSINESS_LICENCE, LicenceKind.PRODUCTION,
-                         LicenceKind.PRODUCTION_FILING, LicenceKind.ISO13485},
-    PartyRole.DISTRIBUTOR: {LicenceKind.BUSINESS_LICENCE, LicenceKind.DISTRIBUTION,
-                            LicenceKind.DISTRIBUTION_FILING, LicenceKind.ISO13485},
+    PartyRole.MANUFACTURER: {
+        LicenceKind.BUSINESS_LICENCE,
+        LicenceKind.PRODUCTION,
+        LicenceKind.PRODUCTION_FILING,
+        LicenceKind.ISO13485,
+    },
+    PartyRole.SUPPLIER: {
+        LicenceKind.BUSINESS_LICENCE,
+        LicenceKind.PRODUCTION,
+        LicenceKind.PRODUCTION_FILING,
+        LicenceKind.ISO13485,
+    },
+    PartyRole.DISTRIBUTOR: {
+        LicenceKind.BUSINESS_LICENCE,
+        LicenceKind.DISTRIBUTION,
+        LicenceKind.DISTRIBUTION_FILING,
+        LicenceKind.ISO13485,
+    },
     PartyRole.HOSPITAL: {LicenceKind.MEDICAL_INSTITUTION},
     PartyRole.CARRIER: {LicenceKind.BUSINESS_LICENCE},
     PartyRole.SERVICE_PROVIDER: {LicenceKind.BUSINESS_LICENCE, LicenceKind.ISO13485},
@@ -135,8 +178,9 @@ _LICENCES_BY_ROLE: dict[str, set[str]] = {
 
 
 class PartyLicence(models.Model):
-    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="licences",
-                              verbose_name=_("party"))
+    party = models.ForeignKey(
+        Party, on_delete=models.PROTECT, related_name="licences", verbose_name=_("party")
+    )
     kind = models.CharField(_("licence type"), max_length=40, choices=LicenceKind.choices)
     number = models.CharField(_("number"), max_length=64)
     issuer = models.CharField(_("issued by"), max_length=120, blank=True)
@@ -152,8 +196,9 @@ class PartyLicence(models.Model):
         ordering = ["party_id", "kind"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "number"], name="licence_kind_number_unique"),
-            models.CheckConstraint(condition=Q(kind__in=LicenceKind.values),
-                                   name="licence_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=LicenceKind.values), name="licence_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -163,17 +208,17 @@ class PartyLicence(models.Model):
         errors: dict[str, Any] = {}
         marker = _LICENCE_MARKERS.get(self.kind)
         if marker and self.number and marker[0] not in self.number:
-            errors["number"] = _(
-                "A %(kind)s number contains '%(marker)s', e.g. %(example)s."
-            ) % {"kind": self.get_kind_display(), "marker": marker[0], "example": marker[1]}
+            errors["number"] = _("A %(kind)s number contains '%(marker)s', e.g. %(example)s.") % {
+                "kind": self.get_kind_display(),
+                "marker": marker[0],
+                "example": marker[1],
+            }
         if self.issued_on and self.expires_on and self.expires_on <= self.issued_on:
             errors["expires_on"] = _("Expiry date must be after the issue date.")
         if self.party_id and self.kind:
             allowed = _LICENCES_BY_ROLE.get(self.party.role, set())
             if self.kind not in allowed:
-                errors["kind"] = _(
-                    "A %(role)s cannot hold a %(kind)s; allowed: %(allowed)s."
-                ) % {
+                errors["kind"] = _("A %(role)s cannot hold a %(kind)s; allowed: %(allowed)s.") % {
                     "role": self.party.get_role_display(),
                     "kind": self.get_kind_display(),
                     "allowed": ", ".join(sorted(allowed)),
@@ -203,17 +248,29 @@ _LOCATION_PARENTS: dict[str, set[str]] = {
 class Location(models.Model):
     """A physical place, identified in the ledger by its SGLN (EPCIS readPoint / bizLocation)."""
 
-    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="locations",
-                              verbose_name=_("party"))
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                               related_name="children", verbose_name=_("inside"))
+    party = models.ForeignKey(
+        Party, on_delete=models.PROTECT, related_name="locations", verbose_name=_("party")
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("inside"),
+    )
     kind = models.CharField(_("kind"), max_length=32, choices=LocationKind.choices)
-    code = models.CharField(_("code"), max_length=40,
-                            help_text=_("Short code printed on the location label, e.g. WH1-A-03."))
+    code = models.CharField(
+        _("code"),
+        max_length=40,
+        help_text=_("Short code printed on the location label, e.g. WH1-A-03."),
+    )
     name = models.CharField(_("name"), max_length=200)
     gln = models.CharField(_("GLN"), max_length=13, validators=[v.validate_gln])
     extension = models.CharField(
-        _("GLN extension"), max_length=20, default="0",
+        _("GLN extension"),
+        max_length=20,
+        default="0",
         help_text=_("AI (254) extension component; 0 means the GLN itself."),
     )
     sgln = models.CharField(_("SGLN"), max_length=100, unique=True, editable=False)
@@ -229,8 +286,9 @@ class Location(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["party", "code"], name="location_party_code_unique"),
             models.UniqueConstraint(fields=["gln", "extension"], name="location_gln_ext_unique"),
-            models.CheckConstraint(condition=Q(kind__in=LocationKind.values),
-                                   name="location_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=LocationKind.values), name="location_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -238,19 +296,20 @@ class Location(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}
-        if self.parent_id:
-            parent = self.parent
+        parent = self.parent if self.parent_id else None
+        if parent is not None:
             allowed = _LOCATION_PARENTS.get(self.kind, set())
             if parent.kind not in allowed:
                 errors["parent"] = _("A %(kind)s cannot be inside a %(parent)s.") % {
-                    "kind": self.get_kind_display(), "parent": parent.get_kind_display()}
+                    "kind": self.get_kind_display(),
+                    "parent": parent.get_kind_display(),
+                }
             elif parent.party_id != self.party_id:
                 errors["parent"] = _("The enclosing location belongs to another party.")
             elif self.pk and parent.pk == self.pk:
                 errors["parent"] = _("A location cannot be inside itself.")
         if self.extension and not re.fullmatch(r"[!%-?A-Z_a-z\"]{1,20}", self.extension):
-            errors["extension"] = _(
-                "The GLN extension is 1-20 GS1 CSET 82 characters (AI 254).")
+            errors["extension"] = _("The GLN extension is 1-20 GS1 CSET 82 characters (AI 254).")
         if not errors and self.gln and self.party_id:
             prefix = self.party.gs1_company_prefix
             if not prefix or not self.gln.startswith(prefix):
@@ -293,23 +352,32 @@ class PiElement(models.TextChoices):
 class Product(models.Model):
     """A device model (规格型号) as registered with the regulator; its DIs hang below it."""
 
-    manufacturer = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="products",
-                                     verbose_name=_("manufacturer"))
+    manufacturer = models.ForeignKey(
+        Party, on_delete=models.PROTECT, related_name="products", verbose_name=_("manufacturer")
+    )
     name = models.CharField(_("name"), max_length=200)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
-    model = models.CharField(_("model / specification"), max_length=120,
-                             help_text=_("型号规格 as on the registration certificate."))
+    model = models.CharField(
+        _("model / specification"),
+        max_length=120,
+        help_text=_("型号规格 as on the registration certificate."),
+    )
     description = models.TextField(_("description"), blank=True)
-    issuing_agency = models.CharField(_("issuing agency"), max_length=8,
-                                      choices=IssuingAgency.choices, default=IssuingAgency.GS1)
+    issuing_agency = models.CharField(
+        _("issuing agency"), max_length=8, choices=IssuingAgency.choices, default=IssuingAgency.GS1
+    )
     gcp_length = models.PositiveSmallIntegerField(
-        _("GS1 company prefix length"), null=True, blank=True,
+        _("GS1 company prefix length"),
+        null=True,
+        blank=True,
         validators=[v.validate_gcp_length],
         help_text=_("Digits of the GS1 company prefix inside the GTIN; needed for EPC URNs."),
     )
     nmpa_registration_no = models.CharField(
-        _("NMPA registration / filing no."), max_length=40,
-        validators=[v.validate_nmpa_registration], help_text=_("注册证号 / 备案号"),
+        _("NMPA registration / filing no."),
+        max_length=40,
+        validators=[v.validate_nmpa_registration],
+        help_text=_("注册证号 / 备案号"),
     )
     risk_class = models.CharField(_("risk class"), max_length=3, choices=RiskClass.choices)
     implantable = models.BooleanField(_("implantable"), default=False)
@@ -317,21 +385,34 @@ class Product(models.Model):
     single_use = models.BooleanField(_("single use"), default=False)
     tracking = models.CharField(_("tracking mode"), max_length=8, choices=TrackingMode.choices)
     shelf_life_days = models.PositiveIntegerField(
-        _("shelf life (days)"), null=True, blank=True,
+        _("shelf life (days)"),
+        null=True,
+        blank=True,
         validators=[MinValueValidator(1)],
     )
     classification_code = models.CharField(
-        _("classification code"), max_length=16, blank=True,
-        validators=[v.validate_nmpa_classification], help_text=_("医疗器械分类编码, e.g. 14-02-01"),
+        _("classification code"),
+        max_length=16,
+        blank=True,
+        validators=[v.validate_nmpa_classification],
+        help_text=_("医疗器械分类编码, e.g. 14-02-01"),
     )
-    gmdn_code = models.CharField(_("GMDN code"), max_length=5, blank=True,
-                                 validators=[v.validate_gmdn])
-    nhsa_code = models.CharField(_("NHSA consumable code"), max_length=20, blank=True,
-                                 validators=[v.validate_nhsa_code], help_text=_("医保耗材编码"))
+    gmdn_code = models.CharField(
+        _("GMDN code"), max_length=5, blank=True, validators=[v.validate_gmdn]
+    )
+    nhsa_code = models.CharField(
+        _("NHSA consumable code"),
+        max_length=20,
+        blank=True,
+        validators=[v.validate_nhsa_code],
+        help_text=_("医保耗材编码"),
+    )
     udi_pi_elements = models.JSONField(
-        _("UDI-PI elements on the label"), default=list,
-        help_text=_("Which production identifiers the label carries: lot, serial, expiry, "
-                    "manufactured."),
+        _("UDI-PI elements on the label"),
+        default=list,
+        help_text=_(
+            "Which production identifiers the label carries: lot, serial, expiry, manufactured."
+        ),
     )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -342,14 +423,19 @@ class Product(models.Model):
         verbose_name_plural = _("products")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["manufacturer", "model"],
-                                    name="product_manufacturer_model_unique"),
-            models.CheckConstraint(condition=Q(risk_class__in=RiskClass.values),
-                                   name="product_risk_class_valid"),
-            models.CheckConstraint(condition=Q(tracking__in=TrackingMode.values),
-                                   name="product_tracking_valid"),
-            models.CheckConstraint(condition=Q(issuing_agency__in=IssuingAgency.values),
-                                   name="product_issuing_agency_valid"),
+            models.UniqueConstraint(
+                fields=["manufacturer", "model"], name="product_manufacturer_model_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(risk_class__in=RiskClass.values), name="product_risk_class_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(tracking__in=TrackingMode.values), name="product_tracking_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(issuing_agency__in=IssuingAgency.values),
+                name="product_issuing_agency_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -366,9 +452,9 @@ class Product(models.Model):
         errors: dict[str, Any] = {}
         elements = self.udi_pi_elements
         if not isinstance(elements, list) or any(e not in PiElement.values for e in elements):
-            errors["udi_pi_elements"] = _(
-                "Expected a list drawn from: %(allowed)s."
-            ) % {"allowed": ", ".join(PiElement.values)}
+            errors["udi_pi_elements"] = _("Expected a list drawn from: %(allowed)s.") % {
+                "allowed": ", ".join(PiElement.values)
+            }
         elif len(set(elements)) != len(elements):
             errors["udi_pi_elements"] = _("Each PI element may appear only once.")
         else:
@@ -379,17 +465,19 @@ class Product(models.Model):
                 ) % {"mode": self.tracking, "needed": needed}
             elif self.shelf_life_days and "expiry" not in elements:
                 errors["udi_pi_elements"] = _(
-                    "A product with a shelf life must carry 'expiry' in its UDI-PI.")
+                    "A product with a shelf life must carry 'expiry' in its UDI-PI."
+                )
         # NMPA: Class I devices are filed (备案), Class II/III registered (注册证).
         reg = self.nmpa_registration_no or ""
         if self.risk_class and reg and "nmpa_registration_no" not in errors:
             if self.risk_class == RiskClass.I and "械备" not in reg:
                 errors["nmpa_registration_no"] = _(
-                    "A Class I device has a filing number (…械备…), not a registration number.")
+                    "A Class I device has a filing number (…械备…), not a registration number."
+                )
             if self.risk_class != RiskClass.I and "械注" not in reg:
                 errors["nmpa_registration_no"] = _(
-                    "A Class %(c)s device has a registration number (…械注…), not a filing "
-                    "number.") % {"c": self.risk_class}
+                    "A Class %(c)s device has a registration number (…械注…), not a filing number."
+                ) % {"c": self.risk_class}
         if self.implantable and self.tracking != TrackingMode.SERIAL:
             errors["tracking"] = _("Implantable devices must be serial-tracked.")
         if self.issuing_agency == IssuingAgency.GS1 and not self.gcp_length:
@@ -399,7 +487,8 @@ class Product(models.Model):
             else:
                 errors["gcp_length"] = _(
                     "A GS1 product needs its company prefix length (or a manufacturer with a "
-                    "GS1 company prefix).")
+                    "GS1 company prefix)."
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -411,21 +500,32 @@ class PackagingLevel(models.TextChoices):
     PALLET = "pallet", _("Pallet")
 
 
-_LEVEL_ORDER = [PackagingLevel.UNIT, PackagingLevel.PACK, PackagingLevel.CASE,
-                PackagingLevel.PALLET]
+_LEVEL_ORDER = [
+    PackagingLevel.UNIT,
+    PackagingLevel.PACK,
+    PackagingLevel.CASE,
+    PackagingLevel.PALLET,
+]
 
 
 class ProductIdentifier(models.Model):
     """A UDI-DI: one per packaging level of a product (GTIN-14, or HIBC LIC+PCN+unit of measure)."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="identifiers",
-                                verbose_name=_("product"))
-    packaging_level = models.CharField(_("packaging level"), max_length=8,
-                                       choices=PackagingLevel.choices)
-    di = models.CharField(_("DI"), max_length=24, unique=True,
-                          help_text=_("GTIN (14 digits) or HIBC LIC+PCN+unit of measure."))
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="identifiers", verbose_name=_("product")
+    )
+    packaging_level = models.CharField(
+        _("packaging level"), max_length=8, choices=PackagingLevel.choices
+    )
+    di = models.CharField(
+        _("DI"),
+        max_length=24,
+        unique=True,
+        help_text=_("GTIN (14 digits) or HIBC LIC+PCN+unit of measure."),
+    )
     quantity = models.PositiveIntegerField(
-        _("base units contained"), default=1, validators=[MinValueValidator(1)])
+        _("base units contained"), default=1, validators=[MinValueValidator(1)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -433,13 +533,16 @@ class ProductIdentifier(models.Model):
         verbose_name_plural = _("product identifiers (DI)")
         ordering = ["product_id", "packaging_level"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "packaging_level"],
-                                    name="productidentifier_level_unique"),
-            models.CheckConstraint(condition=Q(quantity__gte=1),
-                                   name="productidentifier_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["product", "packaging_level"], name="productidentifier_level_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="productidentifier_quantity_positive"
+            ),
             models.CheckConstraint(
                 condition=~Q(packaging_level="unit") | Q(quantity=1),
-                name="productidentifier_unit_quantity_one"),
+                name="productidentifier_unit_quantity_one",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -471,20 +574,29 @@ class ProductIdentifier(models.Model):
             lic, pcn_uom = di[:4], di[4:]
             if not v.HIBC_LIC_RE.fullmatch(lic):
                 errors["di"] = _("An HIBC LIC is 4 characters, the first a letter; got %(v)r.") % {
-                    "v": lic}
-            elif len(pcn_uom) < 2 or not v.HIBC_PCN_RE.fullmatch(pcn_uom[:-1]) or \
-                    not pcn_uom[-1].isdigit():
+                    "v": lic
+                }
+            elif (
+                len(pcn_uom) < 2
+                or not v.HIBC_PCN_RE.fullmatch(pcn_uom[:-1])
+                or not pcn_uom[-1].isdigit()
+            ):
                 errors["di"] = _(
                     "An HIBC DI is LIC + PCN (1-18 letters/digits) + a unit-of-measure digit; "
-                    "got %(v)r.") % {"v": di}
+                    "got %(v)r."
+                ) % {"v": di}
             else:
                 self.di = di
         if self.packaging_level == PackagingLevel.UNIT and self.quantity != 1:
             errors["quantity"] = _("The base unit contains exactly 1 unit.")
-        elif self.packaging_level and self.packaging_level != PackagingLevel.UNIT and \
-                self.quantity < 2:
+        elif (
+            self.packaging_level
+            and self.packaging_level != PackagingLevel.UNIT
+            and self.quantity < 2
+        ):
             errors["quantity"] = _("A %(level)s contains at least 2 base units.") % {
-                "level": self.get_packaging_level_display()}
+                "level": self.get_packaging_level_display()
+            }
         if errors:
             raise ValidationError(errors)
 
@@ -508,18 +620,24 @@ class Material(models.Model):
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     kind = models.CharField(_("kind"), max_length=16, choices=MaterialKind.choices)
     tracking = models.CharField(_("tracking mode"), max_length=8, choices=TrackingMode.choices)
-    uom = models.CharField(_("unit of measure"), max_length=16, default="EA",
-                           help_text=_("UN/ECE Rec 20 code, e.g. EA, KGM, MTR, LTR."))
-    gtin = models.CharField(_("GTIN"), max_length=14, blank=True,
-                            validators=[v.validate_gtin14])
+    uom = models.CharField(
+        _("unit of measure"),
+        max_length=16,
+        default="EA",
+        help_text=_("UN/ECE Rec 20 code, e.g. EA, KGM, MTR, LTR."),
+    )
+    gtin = models.CharField(_("GTIN"), max_length=14, blank=True, validators=[v.validate_gtin14])
     gcp_length = models.PositiveSmallIntegerField(
-        _("GS1 company prefix length"), null=True, blank=True,
-        validators=[v.validate_gcp_length])
+        _("GS1 company prefix length"), null=True, blank=True, validators=[v.validate_gcp_length]
+    )
     critical = models.BooleanField(
-        _("critical to quality"), default=False,
-        help_text=_("Critical components need incoming inspection and per-unit genealogy."))
-    suppliers = models.ManyToManyField(Party, through="MaterialSupplier",
-                                       related_name="supplied_materials")
+        _("critical to quality"),
+        default=False,
+        help_text=_("Critical components need incoming inspection and per-unit genealogy."),
+    )
+    suppliers: models.ManyToManyField[Party, MaterialSupplier] = models.ManyToManyField(
+        Party, through="MaterialSupplier", related_name="supplied_materials"
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -529,12 +647,15 @@ class Material(models.Model):
         verbose_name_plural = _("materials")
         ordering = ["code"]
         constraints = [
-            models.UniqueConstraint(fields=["gtin"], condition=~Q(gtin=""),
-                                    name="material_gtin_unique"),
-            models.CheckConstraint(condition=Q(tracking__in=TrackingMode.values),
-                                   name="material_tracking_valid"),
-            models.CheckConstraint(condition=Q(kind__in=MaterialKind.values),
-                                   name="material_kind_valid"),
+            models.UniqueConstraint(
+                fields=["gtin"], condition=~Q(gtin=""), name="material_gtin_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(tracking__in=TrackingMode.values), name="material_tracking_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=MaterialKind.values), name="material_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -558,19 +679,25 @@ class MaterialSupplier(models.Model):
         verbose_name = _("material source")
         verbose_name_plural = _("material sources")
         constraints = [
-            models.UniqueConstraint(fields=["material", "supplier"],
-                                    name="materialsupplier_unique"),
+            models.UniqueConstraint(
+                fields=["material", "supplier"], name="materialsupplier_unique"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.material.code} <- {self.supplier.name}"
 
     def clean(self) -> None:
-        if self.supplier_id and self.supplier.role not in (PartyRole.SUPPLIER,
-                                                           PartyRole.MANUFACTURER):
-            raise ValidationError({"supplier": _(
-                "%(name)s is a %(role)s, not a supplier.") % {
-                "name": self.supplier.name, "role": self.supplier.get_role_display()}})
+        if self.supplier_id and self.supplier.role not in (
+            PartyRole.SUPPLIER,
+            PartyRole.MANUFACTURER,
+        ):
+            raise ValidationError(
+                {
+                    "supplier": _("%(name)s is a %(role)s, not a supplier.")
+                    % {"name": self.supplier.name, "role": self.supplier.get_role_display()}
+                }
+            )
 
 
 class BomStatus(models.TextChoices):
@@ -584,8 +711,9 @@ class Bom(models.Model):
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="boms")
     version = models.CharField(_("version"), max_length=20)
-    status = models.CharField(_("status"), max_length=10, choices=BomStatus.choices,
-                              default=BomStatus.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=10, choices=BomStatus.choices, default=BomStatus.DRAFT
+    )
     effective_from = models.DateField(_("effective from"), null=True, blank=True)
     note = models.TextField(_("change note"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -597,8 +725,9 @@ class Bom(models.Model):
         ordering = ["product_id", "version"]
         constraints = [
             models.UniqueConstraint(fields=["product", "version"], name="bom_product_version"),
-            models.CheckConstraint(condition=Q(status__in=BomStatus.values),
-                                   name="bom_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=BomStatus.values), name="bom_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -608,8 +737,12 @@ class Bom(models.Model):
 class BomLine(models.Model):
     bom = models.ForeignKey(Bom, on_delete=models.PROTECT, related_name="lines")
     material = models.ForeignKey(Material, on_delete=models.PROTECT, related_name="bom_lines")
-    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=4,
-                                   validators=[MinValueValidator(Decimal("0.0001"))])
+    quantity = models.DecimalField(
+        _("quantity"),
+        max_digits=12,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0.0001"))],
+    )
     position = models.CharField(_("position / reference"), max_length=40, blank=True)
 
     class Meta:
@@ -625,8 +758,17 @@ class BomLine(models.Model):
         return f"{self.material.code} x {self.quantity}"
 
     def clean(self) -> None:
-        if (self.material_id and self.material.tracking == TrackingMode.SERIAL
-                and self.quantity is not None and self.quantity != int(self.quantity)):
-            raise ValidationError({"quantity": _(
-                "%(code)s is serial-tracked: the quantity must be a whole number.") % {
-                "code": self.material.code}})
+        if (
+            self.material_id
+            and self.material.tracking == TrackingMode.SERIAL
+            and self.quantity is not None
+            and self.quantity != int(self.quantity)
+        ):
+            raise ValidationError(
+                {
+                    "quantity": _(
+                        "%(code)s is serial-tracked: the quantity must be a whole number."
+                    )
+                    % {"code": self.material.code}
+                }
+            )

@@ -14,9 +14,11 @@ class StrictIn(Schema):
 
 
 class LicenceIn(StrictIn):
-    kind: str = Field(description="business_licence, production_licence, production_filing, "
-                      "distribution_licence, distribution_filing, medical_institution_licence "
-                      "or iso13485")
+    kind: str = Field(
+        description="business_licence, production_licence, production_filing, "
+        "distribution_licence, distribution_filing, medical_institution_licence "
+        "or iso13485"
+    )
     number: str
     issuer: str = ""
     scope: str = ""
@@ -36,8 +38,9 @@ class LicenceOut(Schema):
 
 class PartyIn(StrictIn):
     name: str
-    role: str = Field(description="manufacturer, supplier, distributor, hospital, carrier or "
-                      "service_provider")
+    role: str = Field(
+        description="manufacturer, supplier, distributor, hospital, carrier or service_provider"
+    )
     name_en: str = ""
     gln: str = Field("", description="13-digit GLN with a valid check digit")
     gs1_company_prefix: str = ""

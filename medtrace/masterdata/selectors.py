@@ -32,8 +32,11 @@ def product_list(*, q: str | None = None, active: bool | None = None) -> QuerySe
     qs = Product.objects.select_related("manufacturer").prefetch_related("identifiers")
     if q:
         qs = qs.filter(
-            Q(name__icontains=q) | Q(name_en__icontains=q) | Q(model__icontains=q)
-            | Q(nmpa_registration_no__icontains=q) | Q(identifiers__di=q)
+            Q(name__icontains=q)
+            | Q(name_en__icontains=q)
+            | Q(model__icontains=q)
+            | Q(nmpa_registration_no__icontains=q)
+            | Q(identifiers__di=q)
         ).distinct()
     if active is not None:
         qs = qs.filter(active=active)
@@ -75,7 +78,8 @@ def gcp_length_for(digits: str) -> int | None:
             return product.gcp_length
     body = digits[1:] if len(digits) in (14, 18) else digits
     prefixes = Party.objects.exclude(gs1_company_prefix="").values_list(
-        "gs1_company_prefix", flat=True)
+        "gs1_company_prefix", flat=True
+    )
     matches = [p for p in prefixes if body.startswith(p)]
     return max((len(p) for p in matches), default=None)
 

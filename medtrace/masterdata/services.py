@@ -6,6 +6,7 @@ no longer used is deactivated (`active=False`) instead.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,26 +50,74 @@ def _assign(instance: Any, data: Mapping[str, Any], allowed: set[str]) -> None:
             related = instance._meta.get_field(key[:-3]).related_model
             if not related.objects.filter(pk=value).exists():
                 raise ValidationFailed(
-                    f"{key}: no {related._meta.verbose_name} with id {value}", field=key)
+                    f"{key}: no {related._meta.verbose_name} with id {value}", field=key
+                )
         setattr(instance, key, value)
 
 
 PARTY_FIELDS = {
-    "name", "name_en", "role", "gln", "gs1_company_prefix", "uscc", "country", "province",
-    "city", "address", "postal_code", "contact_name", "contact_phone", "contact_email", "active",
+    "name",
+    "name_en",
+    "role",
+    "gln",
+    "gs1_company_prefix",
+    "uscc",
+    "country",
+    "province",
+    "city",
+    "address",
+    "postal_code",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "active",
 }
 LICENCE_FIELDS = {"kind", "number", "issuer", "scope", "issued_on", "expires_on"}
-LOCATION_FIELDS = {"party_id", "parent_id", "kind", "code", "name", "gln", "extension",
-                   "address", "active"}
+LOCATION_FIELDS = {
+    "party_id",
+    "parent_id",
+    "kind",
+    "code",
+    "name",
+    "gln",
+    "extension",
+    "address",
+    "active",
+}
 PRODUCT_FIELDS = {
-    "manufacturer_id", "name", "name_en", "model", "description", "issuing_agency",
-    "gcp_length", "nmpa_registration_no", "risk_class", "implantable", "sterile",
-    "single_use", "tracking", "shelf_life_days", "classification_code", "gmdn_code",
-    "nhsa_code", "udi_pi_elements", "active",
+    "manufacturer_id",
+    "name",
+    "name_en",
+    "model",
+    "description",
+    "issuing_agency",
+    "gcp_length",
+    "nmpa_registration_no",
+    "risk_class",
+    "implantable",
+    "sterile",
+    "single_use",
+    "tracking",
+    "shelf_life_days",
+    "classification_code",
+    "gmdn_code",
+    "nhsa_code",
+    "udi_pi_elements",
+    "active",
 }
 IDENTIFIER_FIELDS = {"packaging_level", "di", "quantity"}
-MATERIAL_FIELDS = {"code", "name", "name_en", "kind", "tracking", "uom", "gtin", "gcp_length",
-                   "critical", "active"}
+MATERIAL_FIELDS = {
+    "code",
+    "name",
+    "name_en",
+    "kind",
+    "tracking",
+    "uom",
+    "gtin",
+    "gcp_length",
+    "critical",
+    "active",
+}
 
 
 def party_create(*, data: Mapping[str, Any], user: User | None) -> Party:
@@ -87,14 +136,17 @@ def party_update(*, party: Party, data: Mapping[str, Any], user: User | None) ->
         if "role" in data and data["role"] != party.role and party.licences.exists():
             raise ValidationFailed(
                 "role: cannot change the role of a party that holds licences; "
-                "create a new party instead", field="role")
+                "create a new party instead",
+                field="role",
+            )
         _assign(party, data, PARTY_FIELDS)
         save_validated(party)
     return party
 
 
-def licence_add(*, party: Party, data: Mapping[str, Any], user: User | None,
-                prefix: str = "") -> PartyLicence:
+def licence_add(
+    *, party: Party, data: Mapping[str, Any], user: User | None, prefix: str = ""
+) -> PartyLicence:
     _require(user, "masterdata.add_partylicence")
     licence = PartyLicence(party=party)
     _assign(licence, data, LICENCE_FIELDS)
@@ -112,12 +164,12 @@ def location_create(*, data: Mapping[str, Any], user: User | None) -> Location:
     return location
 
 
-def location_update(*, location: Location, data: Mapping[str, Any],
-                    user: User | None) -> Location:
+def location_update(*, location: Location, data: Mapping[str, Any], user: User | None) -> Location:
     _require(user, "masterdata.change_location")
     if "party_id" in data and data["party_id"] != location.party_id:
-        raise ValidationFailed("party_id: a location cannot move to another party",
-                               field="party_id")
+        raise ValidationFailed(
+            "party_id: a location cannot move to another party", field="party_id"
+        )
     with transaction.atomic():
         location = Location.objects.select_for_update().get(pk=location.pk)
         _assign(location, data, LOCATION_FIELDS)
@@ -125,21 +177,22 @@ def location_update(*, location: Location, data: Mapping[str, Any],
     return location
 
 
-def product_create(*, data: Mapping[str, Any], identifiers: Sequence[Mapping[str, Any]],
-                   user: User | None) -> Product:
+def product_create(
+    *, data: Mapping[str, Any], identifiers: Sequence[Mapping[str, Any]], user: User | None
+) -> Product:
     """Create a device model with its DIs; all of it is stored, or none of it."""
     _require(user, "masterdata.add_product")
     if not identifiers:
         raise ValidationFailed(
             "identifiers: a product needs at least its base-unit DI (packaging_level 'unit')",
-            field="identifiers")
+            field="identifiers",
+        )
     product = Product()
     _assign(product, data, PRODUCT_FIELDS)
     with transaction.atomic():
         save_validated(product)
         for index, item in enumerate(identifiers):
-            identifier_add(product=product, data=item, user=None,
-                           prefix=f"identifiers[{index}].")
+            identifier_add(product=product, data=item, user=None, prefix=f"identifiers[{index}].")
         check_identifier_set(product)
     return product
 
@@ -155,14 +208,16 @@ def product_update(*, product: Product, data: Mapping[str, Any], user: User | No
                 raise ValidationFailed(
                     f"{field}: cannot be changed once the product exists; a different "
                     "identification scheme or tracking mode is a new device model with new DIs",
-                    field=field)
+                    field=field,
+                )
         _assign(product, data, PRODUCT_FIELDS)
         save_validated(product)
     return product
 
 
-def identifier_add(*, product: Product, data: Mapping[str, Any], user: User | None,
-                   prefix: str = "") -> ProductIdentifier:
+def identifier_add(
+    *, product: Product, data: Mapping[str, Any], user: User | None, prefix: str = ""
+) -> ProductIdentifier:
     _require(user, "masterdata.add_productidentifier")
     identifier = ProductIdentifier(product=product)
     _assign(identifier, data, IDENTIFIER_FIELDS)
@@ -172,8 +227,11 @@ def identifier_add(*, product: Product, data: Mapping[str, Any], user: User | No
             owner = ProductIdentifier.objects.select_related("product").get(di=identifier.di)
             raise ValidationFailed(
                 f"{prefix}di: DI {identifier.di} is already used by {owner.product}",
-                field=f"{prefix}di", details=[{"field": f"{prefix}di", "code": "duplicate_di",
-                                               "message": "DI already in use"}])
+                field=f"{prefix}di",
+                details=[
+                    {"field": f"{prefix}di", "code": "duplicate_di", "message": "DI already in use"}
+                ],
+            )
         save_validated(identifier, prefix=prefix)
     return identifier
 
@@ -191,46 +249,55 @@ def check_identifier_set(product: Product) -> None:
     if not any(level == "unit" for level, _ in levels):
         raise ValidationFailed(
             "identifiers: a product needs a base-unit DI (packaging_level 'unit')",
-            field="identifiers")
+            field="identifiers",
+        )
     order = ["unit", "pack", "case", "pallet"]
     ranked = sorted(levels, key=lambda lq: order.index(lq[0]))
-    for (lower, lower_qty), (higher, higher_qty) in zip(ranked, ranked[1:], strict=False):
+    for (lower, lower_qty), (higher, higher_qty) in itertools.pairwise(ranked):
         if higher_qty <= lower_qty or higher_qty % lower_qty:
             raise ValidationFailed(
                 f"identifiers: a {higher} holds {higher_qty} units, which is not a whole "
-                f"multiple above the {lower}'s {lower_qty}", field="identifiers")
+                f"multiple above the {lower}'s {lower_qty}",
+                field="identifiers",
+            )
 
 
-def material_create(*, data: Mapping[str, Any], suppliers: Sequence[Mapping[str, Any]] = (),
-                    user: User | None) -> Material:
+def material_create(
+    *, data: Mapping[str, Any], suppliers: Sequence[Mapping[str, Any]] = (), user: User | None
+) -> Material:
     _require(user, "masterdata.add_material")
     material = Material()
     _assign(material, data, MATERIAL_FIELDS)
     with transaction.atomic():
         save_validated(material)
         for index, item in enumerate(suppliers):
-            material_supplier_add(material=material, data=item, user=None,
-                                  prefix=f"suppliers[{index}].")
+            material_supplier_add(
+                material=material, data=item, user=None, prefix=f"suppliers[{index}]."
+            )
     return material
 
 
-def material_update(*, material: Material, data: Mapping[str, Any],
-                    user: User | None) -> Material:
+def material_update(*, material: Material, data: Mapping[str, Any], user: User | None) -> Material:
     _require(user, "masterdata.change_material")
     with transaction.atomic():
         material = Material.objects.select_for_update().get(pk=material.pk)
-        if "tracking" in data and data["tracking"] != material.tracking and \
-                material.bom_lines.exists():
+        if (
+            "tracking" in data
+            and data["tracking"] != material.tracking
+            and material.bom_lines.exists()
+        ):
             raise ValidationFailed(
                 "tracking: cannot change the tracking mode of a material used in a BOM",
-                field="tracking")
+                field="tracking",
+            )
         _assign(material, data, MATERIAL_FIELDS)
         save_validated(material)
     return material
 
 
-def material_supplier_add(*, material: Material, data: Mapping[str, Any], user: User | None,
-                          prefix: str = "") -> MaterialSupplier:
+def material_supplier_add(
+    *, material: Material, data: Mapping[str, Any], user: User | None, prefix: str = ""
+) -> MaterialSupplier:
     _require(user, "masterdata.add_materialsupplier")
     source = MaterialSupplier(material=material)
     _assign(source, data, {"supplier_id", "supplier_part_no", "approved"})
@@ -239,8 +306,15 @@ def material_supplier_add(*, material: Material, data: Mapping[str, Any], user: 
     return source
 
 
-def bom_create(*, product: Product, version: str, lines: Sequence[Mapping[str, Any]],
-               note: str = "", effective_from: Any = None, user: User | None) -> Bom:
+def bom_create(
+    *,
+    product: Product,
+    version: str,
+    lines: Sequence[Mapping[str, Any]],
+    note: str = "",
+    effective_from: Any = None,
+    user: User | None,
+) -> Bom:
     _require(user, "masterdata.add_bom")
     if not lines:
         raise ValidationFailed("lines: a BOM needs at least one component line", field="lines")
@@ -262,11 +336,13 @@ def bom_release(*, bom: Bom, user: User | None) -> Bom:
         if bom.status != BomStatus.DRAFT:
             raise SequenceViolation(
                 f"BOM {bom.version} is {bom.status}; only a draft BOM can be released",
-                field="status")
+                field="status",
+            )
         if not bom.lines.exists():
             raise ValidationFailed("lines: cannot release an empty BOM", field="lines")
         Bom.objects.filter(product=bom.product, status=BomStatus.RELEASED).update(
-            status=BomStatus.OBSOLETE)
+            status=BomStatus.OBSOLETE
+        )
         bom.status = BomStatus.RELEASED
         bom.released_at = timezone.now()
         bom.save(update_fields=["status", "released_at"])
@@ -279,8 +355,9 @@ def bom_line_add(*, bom: Bom, data: Mapping[str, Any], user: User | None) -> Bom
         bom = Bom.objects.select_for_update().get(pk=bom.pk)
         if bom.status != BomStatus.DRAFT:
             raise Conflict(
-                f"BOM {bom.version} is {bom.status} and frozen; create a new version to change "
-                "it", field="bom")
+                f"BOM {bom.version} is {bom.status} and frozen; create a new version to change it",
+                field="bom",
+            )
         line = BomLine(bom=bom)
         _assign(line, data, {"material_id", "quantity", "position"})
         save_validated(line)

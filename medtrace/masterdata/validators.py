@@ -74,7 +74,8 @@ def validate_nmpa_registration(value: str) -> None:
 def validate_nhsa_code(value: str) -> None:
     if not NHSA_CODE_RE.fullmatch(value):
         raise ValidationError(
-            _("医保耗材编码 is 20 characters: 'C' followed by 19 digits; got %(v)r.") % {"v": value},
+            _("医保耗材编码 is 20 characters: 'C' followed by 19 digits; got %(v)r.")
+            % {"v": value},
             code="nhsa_code_format",
         )
 

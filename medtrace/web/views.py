@@ -47,8 +47,11 @@ def _sample_query(product: Product) -> str:
 def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     product = get_object_or_404(selectors.product_list(), pk=pk)
     boms = selectors.bom_list(product_id=product.pk)
-    return render(request, "web/product_detail.html", {
-        "product": product, "boms": boms, "sample_query": _sample_query(product)})
+    return render(
+        request,
+        "web/product_detail.html",
+        {"product": product, "boms": boms, "sample_query": _sample_query(product)},
+    )
 
 
 def _date_param(request: HttpRequest, name: str) -> date | None:
@@ -59,7 +62,8 @@ def _date_param(request: HttpRequest, name: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise ValidationFailed(
-            f"{name}: {raw!r} is not a date; expected YYYY-MM-DD", field=name) from exc
+            f"{name}: {raw!r} is not a date; expected YYYY-MM-DD", field=name
+        ) from exc
 
 
 @login_required
@@ -70,8 +74,7 @@ def product_label(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
             raise ValidationFailed("format: expected png or svg", field="format")
         symbology = request.GET.get("symbology", "datamatrix")
         if symbology not in ("datamatrix", "qr"):
-            raise ValidationFailed("symbology: expected datamatrix or qr",
-                                             field="symbology")
+            raise ValidationFailed("symbology: expected datamatrix or qr", field="symbology")
         req = labelling.LabelRequest(
             product=product,
             serial=request.GET.get("serial") or None,

@@ -15,8 +15,6 @@ from medtrace.accounts.roles import sync_roles
 from medtrace.lib import udi
 from medtrace.masterdata import services
 from medtrace.masterdata.models import (
-    Bom,
-    BomStatus,
     Location,
     Material,
     Party,
@@ -51,51 +49,72 @@ def _uscc(base17: str) -> str:
     return base17 + USCC_ALPHABET[(31 - total % 31) % 31]
 
 
-def _party(spec: dict, summary: DemoSummary) -> Party:  # type: ignore[type-arg]
+def _party(spec: dict, summary: DemoSummary) -> Party:
     gln = _gln(spec["prefix"], "0")
     party = Party.objects.filter(gln=gln).first()
     if party is not None:
         return party
-    party = services.party_create(data={
-        "name": spec["name"], "name_en": spec["name_en"], "role": spec["role"], "gln": gln,
-        "gs1_company_prefix": spec["prefix"], "city": spec["city"],
-        "province": spec["province"], "address": spec["address"],
-        "uscc": _uscc(spec["uscc"]) if spec.get("uscc") else "",
-    }, user=None)
+    party = services.party_create(
+        data={
+            "name": spec["name"],
+            "name_en": spec["name_en"],
+            "role": spec["role"],
+            "gln": gln,
+            "gs1_company_prefix": spec["prefix"],
+            "city": spec["city"],
+            "province": spec["province"],
+            "address": spec["address"],
+            "uscc": _uscc(spec["uscc"]) if spec.get("uscc") else "",
+        },
+        user=None,
+    )
     for kind, number, expires in spec["licences"]:
-        services.licence_add(party=party, data={
-            "kind": kind, "number": number, "expires_on": date.fromisoformat(expires)},
-            user=None)
+        services.licence_add(
+            party=party,
+            data={"kind": kind, "number": number, "expires_on": date.fromisoformat(expires)},
+            user=None,
+        )
     summary.bump("parties")
     return party
 
 
-def _location(parties: dict[str, Party], row: tuple, summary: DemoSummary) -> None:  # type: ignore[type-arg]
+def _location(parties: dict[str, Party], row: tuple, summary: DemoSummary) -> None:
     key, code, name, kind, parent_code, ref = row
     party = parties[key]
     if Location.objects.filter(party=party, code=code).exists():
         return
     parent = Location.objects.get(party=party, code=parent_code) if parent_code else None
-    services.location_create(data={
-        "party_id": party.pk, "code": code, "name": name, "kind": kind,
-        "parent_id": parent.pk if parent else None,
-        "gln": _gln(party.gs1_company_prefix, ref)}, user=None)
+    services.location_create(
+        data={
+            "party_id": party.pk,
+            "code": code,
+            "name": name,
+            "kind": kind,
+            "parent_id": parent.pk if parent else None,
+            "gln": _gln(party.gs1_company_prefix, ref),
+        },
+        user=None,
+    )
     summary.bump("locations")
 
 
-def _material(parties: dict[str, Party], spec: dict, summary: DemoSummary) -> None:  # type: ignore[type-arg]
+def _material(parties: dict[str, Party], spec: dict, summary: DemoSummary) -> None:
     if Material.objects.filter(code=spec["code"]).exists():
         return
     services.material_create(
-        data={k: spec[k] for k in ("code", "name", "name_en", "kind", "tracking", "uom",
-                                   "critical")},
-        suppliers=[{"supplier_id": parties[key].pk, "supplier_part_no": part}
-                   for key, part in spec["suppliers"]],
-        user=None)
+        data={
+            k: spec[k] for k in ("code", "name", "name_en", "kind", "tracking", "uom", "critical")
+        },
+        suppliers=[
+            {"supplier_id": parties[key].pk, "supplier_part_no": part}
+            for key, part in spec["suppliers"]
+        ],
+        user=None,
+    )
     summary.bump("materials")
 
 
-def _product(manufacturer: Party, spec: dict, summary: DemoSummary) -> None:  # type: ignore[type-arg]
+def _product(manufacturer: Party, spec: dict, summary: DemoSummary) -> None:
     if Product.objects.filter(manufacturer=manufacturer, model=spec["model"]).exists():
         return
     indicators = {"unit": "0", "pack": "1", "case": "2", "pallet": "3"}
@@ -107,22 +126,44 @@ def _product(manufacturer: Party, spec: dict, summary: DemoSummary) -> None:  # 
         else:
             di = _gtin(indicators[level], manufacturer.gs1_company_prefix, item)
         identifiers.append({"packaging_level": level, "di": di, "quantity": qty})
-    fields = ("model", "name", "name_en", "nmpa_registration_no", "risk_class", "tracking",
-              "implantable", "sterile", "single_use", "shelf_life_days",
-              "classification_code", "gmdn_code", "nhsa_code", "udi_pi_elements",
-              "issuing_agency")
+    fields = (
+        "model",
+        "name",
+        "name_en",
+        "nmpa_registration_no",
+        "risk_class",
+        "tracking",
+        "implantable",
+        "sterile",
+        "single_use",
+        "shelf_life_days",
+        "classification_code",
+        "gmdn_code",
+        "nhsa_code",
+        "udi_pi_elements",
+        "issuing_agency",
+    )
     product = services.product_create(
         data={"manufacturer_id": manufacturer.pk, **{k: spec[k] for k in fields}},
-        identifiers=identifiers, user=None)
+        identifiers=identifiers,
+        user=None,
+    )
     summary.bump("products")
     if spec["bom"]:
-        materials = {m.code: m for m in Material.objects.filter(
-            code__in=[code for code, _ in spec["bom"]])}
+        materials = {
+            m.code: m for m in Material.objects.filter(code__in=[code for code, _ in spec["bom"]])
+        }
         bom = services.bom_create(
-            product=product, version="A",
-            lines=[{"material_id": materials[code].pk, "quantity": Decimal(qty)}
-                   for code, qty in spec["bom"]],
-            note="首版 BOM / initial release", effective_from=date(2024, 1, 1), user=None)
+            product=product,
+            version="A",
+            lines=[
+                {"material_id": materials[code].pk, "quantity": Decimal(qty)}
+                for code, qty in spec["bom"]
+            ],
+            note="首版 BOM / initial release",
+            effective_from=date(2024, 1, 1),
+            user=None,
+        )
         services.bom_release(bom=bom, user=None)
         summary.bump("boms")
 
@@ -131,9 +172,13 @@ def _users(parties: dict[str, Party], summary: DemoSummary) -> None:
     for username, role, party_key, printed in data.USERS:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = User(username=username, printed_name=printed,
-                        party=parties[party_key] if party_key else None,
-                        is_staff=role == "admin", is_superuser=role == "admin")
+            user = User(
+                username=username,
+                printed_name=printed,
+                party=parties[party_key] if party_key else None,
+                is_staff=role == "admin",
+                is_superuser=role == "admin",
+            )
             user.set_password(data.DEMO_PASSWORD)
             user.save()
             if role:
@@ -147,15 +192,29 @@ def _scaled_hospitals(units: int, summary: DemoSummary) -> dict[str, Party]:
     extra: dict[str, Party] = {}
     for n in range(max(0, units // 500 - 2)):
         prefix = f"69300{n:02d}" if n < 100 else f"6931{n:03d}"
-        spec = {"name": f"示范医院 {n + 1:03d}", "name_en": f"Demo Hospital {n + 1:03d}",
-                "role": "hospital", "prefix": prefix, "city": "苏州", "province": "江苏",
-                "address": "", "licences": []}
+        spec = {
+            "name": f"示范医院 {n + 1:03d}",
+            "name_en": f"Demo Hospital {n + 1:03d}",
+            "role": "hospital",
+            "prefix": prefix,
+            "city": "苏州",
+            "province": "江苏",
+            "address": "",
+            "licences": [],
+        }
         party = _party(spec, summary)
         extra[f"hosp_{n}"] = party
         if not Location.objects.filter(party=party, code="MAIN").exists():
-            services.location_create(data={
-                "party_id": party.pk, "code": "MAIN", "name": spec["name"], "kind": "site",
-                "gln": _gln(prefix, "1")}, user=None)
+            services.location_create(
+                data={
+                    "party_id": party.pk,
+                    "code": "MAIN",
+                    "name": spec["name"],
+                    "kind": "site",
+                    "gln": _gln(prefix, "1"),
+                },
+                user=None,
+            )
             summary.bump("locations")
     return extra
 

@@ -16,11 +16,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--scope", action="append", dest="scopes", default=None,
-                            help=f"Repeatable. One of: {', '.join(sorted(KNOWN_SCOPES))}. "
-                            "Default: all scopes.")
-        parser.add_argument("--days", type=int, default=90,
-                            help="Days until expiry (default 90; 0 = never expires).")
+        parser.add_argument(
+            "--scope",
+            action="append",
+            dest="scopes",
+            default=None,
+            help=f"Repeatable. One of: {', '.join(sorted(KNOWN_SCOPES))}. Default: all scopes.",
+        )
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=90,
+            help="Days until expiry (default 90; 0 = never expires).",
+        )
         parser.add_argument("--name", default="", help="A label to recognise the token by.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -30,8 +38,9 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {opts['username']!r}") from exc
         scopes = opts["scopes"] or sorted(KNOWN_SCOPES)
         try:
-            token, raw = token_create(user=user, scopes=scopes, days=opts["days"] or None,
-                                      name=opts["name"])
+            token, raw = token_create(
+                user=user, scopes=scopes, days=opts["days"] or None, name=opts["name"]
+            )
         except MedtraceError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(raw)

@@ -16,10 +16,14 @@ class Command(BaseCommand):
     help = "Load the demo manufacturer, its supply chain and demo logins. Safe to run again."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--units", type=int, default=0,
-                            help="Scale the demo for benchmarks to about N devices.")
-        parser.add_argument("--if-empty", action="store_true",
-                            help="Do nothing (but print the logins) if products already exist.")
+        parser.add_argument(
+            "--units", type=int, default=0, help="Scale the demo for benchmarks to about N devices."
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing (but print the logins) if products already exist.",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["units"] < 0:

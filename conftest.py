@@ -1,0 +1,81 @@
+"""Shared pytest fixtures: the personas used across the suite (CONVENTIONS: alice/bob/charlie)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+# Django-dependent imports stay inside the fixtures: the pure-Python suites under medtrace/lib
+# also run with `-p no:django`, where importing Django models here would fail.
+
+
+def _user(
+    username: str, *, role: str | None = None, party: Any = None, superuser: bool = False
+) -> Any:
+    from django.contrib.auth.models import Group
+
+    from medtrace.accounts.models import User
+
+    user = User.objects.create_user(
+        username=username,
+        password="pw-" + username,
+        printed_name=username.replace("_", " ").title(),
+        party=party,
+        is_superuser=superuser,
+        is_staff=superuser,
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    return _user("admin_user", role="admin", superuser=True)
+
+
+@pytest.fixture
+def qa_manager(db: None) -> Any:
+    return _user("qa_manager", role="qa_ra")
+
+
+@pytest.fixture
+def warehouse_clerk(db: None) -> Any:
+    return _user("warehouse_clerk", role="warehouse")
+
+
+@pytest.fixture
+def auditor(db: None) -> Any:
+    return _user("auditor", role="auditor")
+
+
+@pytest.fixture
+def hospital_a(db: None) -> Any:
+    from medtrace.masterdata.tests import factories
+
+    return _user("hospital_a", party=factories.party(role="hospital", prefix="6920106"))
+
+
+@pytest.fixture
+def hospital_b(db: None) -> Any:
+    from medtrace.masterdata.tests import factories
+
+    return _user("hospital_b", party=factories.party(role="hospital", prefix="6920107"))
+
+
+@pytest.fixture
+def api_client() -> Callable[..., Any]:
+    """A test client authenticated with a fresh bearer token for the given user."""
+    from django.test import Client
+
+    from medtrace.accounts.services import token_create
+
+    def make(user: Any, scopes: list[str] | None = None) -> Client:
+        _token, raw = token_create(
+            user=user, scopes=scopes or ["masterdata:read", "masterdata:write", "labels:read"]
+        )
+        return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    return make

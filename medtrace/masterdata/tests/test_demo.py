@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from medtrace.accounts.models import User
+from medtrace.masterdata.models import Bom, Location, Material, Party, Product
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> dict[str, int]:
+    return {m.__name__: m.objects.count() for m in (Party, Location, Product, Material, Bom, User)}
+
+
+def test_the_demo_loads_a_realistic_manufacturer_and_is_idempotent() -> None:
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    first = _counts()
+
+    call_command("demo", stdout=io.StringIO())
+
+    assert _counts() == first
+    assert Product.objects.values_list("risk_class", flat=True).distinct().count() == 2 or set(
+        Product.objects.values_list("risk_class", flat=True)
+    ) >= {"I", "III"}
+    assert Product.objects.filter(implantable=True).exists()
+    assert Product.objects.filter(single_use=True, tracking="lot").exists()
+    assert Product.objects.filter(issuing_agency="hibcc").exists()
+    assert Party.objects.filter(role="distributor").count() >= 1
+    assert Party.objects.filter(role="hospital").count() >= 2
+    assert Party.objects.filter(role="supplier").count() >= 2
+    assert Bom.objects.filter(status="released").count() >= 3
+    hospital_user = User.objects.get(username="hospital_a")
+    assert hospital_user.party is not None and hospital_user.party.role == "hospital"
+    assert "password" in out.getvalue() and "hospital_a" in out.getvalue()
+
+
+def test_demo_if_empty_leaves_an_existing_database_alone() -> None:
+    call_command("demo", stdout=io.StringIO())
+    Product.objects.filter(model="EP-01").update(name="renamed by a user")
+    out = io.StringIO()
+
+    call_command("demo", "--if-empty", stdout=out)
+
+    assert Product.objects.get(model="EP-01").name == "renamed by a user"
+    assert "not reloaded" in out.getvalue()
+
+
+def test_demo_units_scales_the_hospital_network() -> None:
+    call_command("demo", "--units", "2000", stdout=io.StringIO())
+
+    assert Party.objects.filter(role="hospital").count() == 4

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from medtrace.masterdata.models import Product
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo() -> None:
+    call_command("demo", stdout=io.StringIO())
+
+
+def _login(username: str) -> Client:
+    client = Client()
+    assert client.login(username=username, password="medtrace-demo")
+    return client
+
+
+def test_the_home_page_asks_anonymous_visitors_to_sign_in(demo: None) -> None:
+    response = Client().get("/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_home_page_lists_the_demo_products_in_chinese_by_default(demo: None) -> None:
+    response = _login("qa").get("/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    for product in Product.objects.all():
+        assert product.name in html
+        assert product.nmpa_registration_no in html
+    assert 'lang="zh-hans"' in html
+
+
+def test_a_product_page_shows_its_dis_bom_and_a_label(demo: None) -> None:
+    product = Product.objects.get(model="IP-300")
+    client = _login("qa")
+
+    response = client.get(f"/products/{product.pk}/")
+    label = client.get(
+        f"/products/{product.pk}/label.svg?serial=SAMPLE0001&manufactured=2025-01-01"
+    )
+
+    html = response.content.decode()
+    assert product.identifiers.get().di in html
+    assert "M-MOTOR-24" in html
+    assert label.status_code == 200 and label["Content-Type"] == "image/svg+xml"
+
+
+def test_scanning_a_bad_udi_shows_the_parsers_reason(demo: None) -> None:
+    response = _login("warehouse").get("/scan/", {"code": "(01)00844588003289"})
+
+    assert response.status_code == 422
+    assert "check digit" in response.content.decode()
+
+
+def test_scanning_a_demo_udi_opens_its_product(demo: None) -> None:
+    product = Product.objects.get(model="FS-12")
+    di = product.identifiers.get().di
+
+    response = _login("warehouse").get("/scan/", {"code": f"(01){di}(17)300101(10)L1(21)S1"})
+
+    assert response.status_code == 200
+    assert product.name in response.content.decode()
