@@ -124,6 +124,16 @@ def test_linter_failures_inside_messages_name_the_ai(text: str, message: str) ->
         parse(text)
 
 
+def test_base64url_data_may_end_with_valid_padding_only() -> None:
+    # Given a digital signature (8030) on an SSCC, padded as base64url allows
+    assert parse("(00)106141412345678908(8030)ab_-1=").get("8030") == "ab_-1="
+    assert parse("(00)106141412345678908(8030)a1==").get("8030") == "a1=="
+    with pytest.raises(UdiError, match=r"AI \(8030\): '=' padding"):
+        parse("(00)106141412345678908(8030)abc=")
+    with pytest.raises(UdiError, match=r"AI \(8030\): character '\+'"):
+        parse("(00)106141412345678908(8030)ab+c")
+
+
 def test_valid_linted_ais_pass_inside_messages() -> None:
     identity = parse("(01)06901234567892(422)156(7003)2512312359(3103)000123")
     assert identity.get("422") == "156"

@@ -6,7 +6,7 @@ import string
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medtrace.lib.udi import (
@@ -280,6 +280,7 @@ windowed_dates = st.dates(min_value=date(2000, 1, 1), max_value=date(2070, 12, 3
 )
 
 
+@settings(deadline=None)  # timing varies on shared CI machines; correctness does not
 @given(gtin_bodies)
 def test_any_gtin_body_with_its_computed_check_digit_parses(body: str) -> None:
     gtin = body + gs1_check_digit(body)
@@ -288,6 +289,7 @@ def test_any_gtin_body_with_its_computed_check_digit_parses(body: str) -> None:
     assert parse(f"]d201{gtin}").gtin == gtin
 
 
+@settings(deadline=None)  # timing varies on shared CI machines; correctness does not
 @given(gtin_bodies, st.integers(min_value=0, max_value=13), st.integers(1, 9))
 def test_changing_any_single_digit_of_a_valid_gtin_is_rejected(
     body: str, position: int, delta: int
@@ -298,6 +300,7 @@ def test_changing_any_single_digit_of_a_valid_gtin_is_rejected(
         parse(f"(01){changed}")
 
 
+@settings(deadline=None)  # timing varies on shared CI machines; correctness does not
 @given(gtin_bodies, cset82_values, cset82_values, windowed_dates)
 def test_built_element_strings_parse_back_in_every_form(
     body: str, lot: str, serial: str, expiry: date
@@ -320,6 +323,7 @@ def test_built_element_strings_parse_back_in_every_form(
     assert parse(identity.with_gcp_length(7).epc or "").serial == serial
 
 
+@settings(deadline=None)  # timing varies on shared CI machines; correctness does not
 @given(
     st.sampled_from(["A123", "H123", "J999", "ZZZZ"]),
     st.text(alphabet=string.ascii_uppercase + string.digits, min_size=1, max_size=18),
@@ -367,6 +371,7 @@ def test_build_hibc_refuses_what_hibc_cannot_carry() -> None:
         build_hibc(lic="A123", pcn="ABC", uom=1, serial="S" * 19)
 
 
+@settings(deadline=None)  # timing varies on shared CI machines; correctness does not
 @given(
     st.text(alphabet=string.ascii_uppercase + string.digits, min_size=1, max_size=18),
     st.integers(0, 9),

@@ -16,7 +16,7 @@ from .ai_table import AI_RULES, AiRule, Component, ai_matches
 from .checkdigit import normalize_gtin
 from .dates import resolve_yymmdd, yymmdd
 from .errors import UdiError
-from .linters import CSETS, LINTERS
+from .linters import CSETS, LINTERS, cset64_padding
 
 GS = "\x1d"  # ASCII group separator: how scanners transmit FNC1 inside GS1 data
 
@@ -126,6 +126,11 @@ def split_bracketed(text: str) -> list[tuple[str, str]]:
 
 def _component_problem(ai: str, component: Component, part: str, offset: int) -> str | None:
     allowed, description = CSETS[component.cset]
+    if component.cset == "Z":
+        padding = cset64_padding(part)
+        if padding:
+            return padding
+        part = part.rstrip("=")
     for index, char in enumerate(part):
         if char not in allowed:
             shown = "<GS>" if char == GS else repr(char)

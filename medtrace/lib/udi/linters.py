@@ -353,6 +353,16 @@ LINTERS: dict[str, Linter] = {
 
 SKIPPED_LINTERS = frozenset({"packagetype", "couponcode", "couponposoffer"})
 
+
+def cset64_padding(data: str) -> str | None:
+    """CSET 64 (base64url) allows up to two '=' pads, as the GS1 Syntax Engine checks them."""
+    body = data.rstrip("=")
+    pads = len(data) - len(body)
+    if pads > 2 or (pads and (len(body) + pads) % 3):
+        return f"'=' padding at position {len(body) + 1} is not valid base64url padding"
+    return None
+
+
 # CSET used by each component type letter of the dictionary.
 CSET39 = frozenset(string.ascii_uppercase + string.digits + "#-/")
 CSET64 = frozenset(string.ascii_letters + string.digits + "-_")
