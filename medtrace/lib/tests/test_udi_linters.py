@@ -127,7 +127,7 @@ def test_linter_failures_inside_messages_name_the_ai(text: str, message: str) ->
 def test_base64url_data_may_end_with_valid_padding_only() -> None:
     # Given a digital signature (8030) on an SSCC, padded as base64url allows
     assert parse("(00)106141412345678908(8030)ab_-1=").get("8030") == "ab_-1="
-    assert parse("(00)106141412345678908(8030)a1==").get("8030") == "a1=="
+    assert parse("(00)106141412345678908(8030)abcd==").get("8030") == "abcd=="
     with pytest.raises(UdiError, match=r"AI \(8030\): '=' padding"):
         parse("(00)106141412345678908(8030)abc=")
     with pytest.raises(UdiError, match=r"AI \(8030\): character '\+'"):
