@@ -81,7 +81,10 @@ def gcp_length_for(digits: str) -> int | None:
         "gs1_company_prefix", flat=True
     )
     matches = [p for p in prefixes if body.startswith(p)]
-    return max((len(p) for p in matches), default=None)
+    if matches:
+        return max(len(p) for p in matches)
+    # Otherwise GS1's published prefix-length table (as shipped with biip).
+    return udi.gcp_length_for(digits)
 
 
 def resolve_udi(text: str) -> tuple[udi.Identity, Product | None]:
@@ -90,7 +93,7 @@ def resolve_udi(text: str) -> tuple[udi.Identity, Product | None]:
     Raises ValidationFailed with the parser's exact reason for an invalid identifier.
     """
     try:
-        identity = udi.parse(text.strip(), gcp_length=gcp_length_for)
+        identity = udi.parse(text, gcp_length=gcp_length_for)
     except udi.UdiError as exc:
         raise ValidationFailed(str(exc), field="udi", details={"ai": exc.field}) from exc
     product = product_by_di(identity.di) if identity.di else None
