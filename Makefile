@@ -35,7 +35,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	MEDTRACE_DEBUG=1 $(BIN)/mypy medtrace conftest.py
+	MEDTRACE_DEBUG=1 $(BIN)/mypy medtrace conftest.py tests
 
 test-sqlite: install
 	env -u MEDTRACE_DATABASE_URL $(BIN)/pytest -q

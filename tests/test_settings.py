@@ -27,7 +27,7 @@ def _boot(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_default_database_is_sqlite_under_var(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_database_is_sqlite_under_var(tmp_path) -> None:
     result = _boot({"MEDTRACE_DEBUG": "1", "MEDTRACE_VAR_DIR": str(tmp_path)})
 
     assert result.returncode == 0, result.stderr

@@ -40,13 +40,16 @@ _VIEW_ALL = tuple(f"masterdata.view_{m}" for m in MASTERDATA_MODELS)
 
 
 def _crud(*models: str) -> tuple[str, ...]:
-    return tuple(f"masterdata.{action}_{model}" for model in models for action in ("add", "change"))
+    return tuple(
+        f"masterdata.{action}_{model}" for model in models for action in ("add", "change", "delete")
+    )
 
 
 # Read access to master data is common to every department; write access follows who owns the
 # record in a device maker: purchasing owns suppliers and materials, QA/RA owns products and
 # registrations, production engineering owns BOMs, logistics owns customers and locations.
-# Nobody deletes master data through the app: records are deactivated instead.
+# Delete works only on records nothing refers to yet (entered by mistake); the rest are
+# deactivated, because history must keep pointing at them.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.PROCUREMENT: _VIEW_ALL + _crud("party", "partylicence", "material", "materialsupplier"),
     Role.PRODUCTION: _VIEW_ALL + _crud("bom", "bomline"),

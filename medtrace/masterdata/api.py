@@ -107,6 +107,14 @@ def add_licence(request: HttpRequest, party_id: int, payload: LicenceIn):
     return Status(201, licence)
 
 
+@router.delete("/parties/{party_id}", response={204: None})
+def delete_party(request: HttpRequest, party_id: int) -> Status:
+    """Delete a party entered by mistake; a referenced party answers 409 (deactivate it)."""
+    _write(request)
+    services.party_delete(party=get_object_or_404(Party, pk=party_id), user=_actor(request))
+    return Status(204, None)
+
+
 # Locations -----------------------------------------------------------------------------------
 
 
@@ -141,6 +149,14 @@ def update_location(request: HttpRequest, location_id: int, payload: LocationPat
     return services.location_update(
         location=location, data=payload.model_dump(exclude_unset=True), user=_actor(request)
     )
+
+
+@router.delete("/locations/{location_id}", response={204: None})
+def delete_location(request: HttpRequest, location_id: int) -> Status:
+    _write(request)
+    location = get_object_or_404(Location, pk=location_id)
+    services.location_delete(location=location, user=_actor(request))
+    return Status(204, None)
 
 
 # Products ------------------------------------------------------------------------------------
@@ -194,6 +210,14 @@ def add_identifier(request: HttpRequest, product_id: int, payload: IdentifierIn)
     return Status(201, identifier)
 
 
+@router.delete("/products/{product_id}", response={204: None})
+def delete_product(request: HttpRequest, product_id: int) -> Status:
+    _write(request)
+    product = get_object_or_404(Product, pk=product_id)
+    services.product_delete(product=product, user=_actor(request))
+    return Status(204, None)
+
+
 # Materials -----------------------------------------------------------------------------------
 
 
@@ -245,6 +269,14 @@ def add_material_supplier(
     return Status(201, source)
 
 
+@router.delete("/materials/{material_id}", response={204: None})
+def delete_material(request: HttpRequest, material_id: int) -> Status:
+    _write(request)
+    material = get_object_or_404(Material, pk=material_id)
+    services.material_delete(material=material, user=_actor(request))
+    return Status(204, None)
+
+
 # BOMs ----------------------------------------------------------------------------------------
 
 
@@ -290,3 +322,11 @@ def release_bom(request: HttpRequest, bom_id: int) -> Bom:
     bom = get_object_or_404(Bom, pk=bom_id)
     services.bom_release(bom=bom, user=_actor(request))
     return selectors.bom_list().get(pk=bom_id)
+
+
+@router.delete("/boms/{bom_id}", response={204: None})
+def delete_bom(request: HttpRequest, bom_id: int) -> Status:
+    """Delete a draft BOM; released and obsolete versions are kept."""
+    _write(request)
+    services.bom_delete(bom=get_object_or_404(Bom, pk=bom_id), user=_actor(request))
+    return Status(204, None)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from medtrace.accounts.models import User
@@ -362,3 +363,64 @@ def bom_line_add(*, bom: Bom, data: Mapping[str, Any], user: User | None) -> Bom
         _assign(line, data, {"material_id", "quantity", "position"})
         save_validated(line)
     return line
+
+
+def _delete_unreferenced(instance: Any) -> None:
+    """Delete a master record created by mistake; anything already referenced must stay.
+
+    Records that other records (or, later, ledger events) point to are protected by the
+    database (on_delete=PROTECT); those are deactivated with `active=False` instead.
+    """
+    try:
+        with transaction.atomic():
+            instance.delete()
+    except ProtectedError as exc:
+        kinds = sorted({str(obj._meta.verbose_name) for obj in exc.protected_objects})
+        raise Conflict(
+            f"{instance._meta.verbose_name} {instance} is referenced by "
+            f"{', '.join(str(k) for k in kinds)}; deactivate it (active=false) instead",
+            details={"referenced_by": [str(k) for k in kinds]},
+        ) from exc
+
+
+def party_delete(*, party: Party, user: User | None) -> None:
+    _require(user, "masterdata.delete_party")
+    _delete_unreferenced(party)
+
+
+def location_delete(*, location: Location, user: User | None) -> None:
+    _require(user, "masterdata.delete_location")
+    _delete_unreferenced(location)
+
+
+def material_delete(*, material: Material, user: User | None) -> None:
+    _require(user, "masterdata.delete_material")
+    _delete_unreferenced(material)
+
+
+def product_delete(*, product: Product, user: User | None) -> None:
+    """Delete a product with its DIs, if nothing else refers to it yet."""
+    _require(user, "masterdata.delete_product")
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=product.pk)
+        if product.boms.exists():
+            raise Conflict(
+                f"product {product} has BOMs; deactivate it (active=false) instead",
+                details={"referenced_by": ["BOM"]},
+            )
+        product.identifiers.all().delete()
+        _delete_unreferenced(product)
+
+
+def bom_delete(*, bom: Bom, user: User | None) -> None:
+    """Only a draft BOM may be deleted; a released one is part of the device history."""
+    _require(user, "masterdata.delete_bom")
+    with transaction.atomic():
+        bom = Bom.objects.select_for_update().get(pk=bom.pk)
+        if bom.status != BomStatus.DRAFT:
+            raise Conflict(
+                f"BOM {bom.version} is {bom.status}; only a draft BOM can be deleted",
+                field="status",
+            )
+        bom.lines.all().delete()
+        bom.delete()

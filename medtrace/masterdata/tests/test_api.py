@@ -237,3 +237,39 @@ def test_the_openapi_document_is_served(db: None) -> None:
 
     assert response.status_code == 200
     assert "/api/v1/products" in response.json()["paths"]
+
+
+def test_an_unreferenced_party_can_be_deleted(admin_user, api_client) -> None:
+    party = factories.party(role="carrier")
+
+    response = api_client(admin_user).delete(f"/api/v1/parties/{party.pk}")
+
+    assert response.status_code == 204
+    assert not Party.objects.filter(pk=party.pk).exists()
+
+
+def test_a_referenced_party_cannot_be_deleted_and_should_be_deactivated(
+    admin_user, api_client
+) -> None:
+    maker = factories.party()
+    factories.product(manufacturer=maker)
+
+    response = api_client(admin_user).delete(f"/api/v1/parties/{maker.pk}")
+
+    assert response.status_code == 409
+    body = response.json()
+    _assert_error_shape(body, code="conflict", field=None)  # type: ignore[arg-type]
+    assert "deactivate" in body["message"]
+    assert Party.objects.filter(pk=maker.pk).exists()
+
+
+def test_a_released_bom_cannot_be_deleted(admin_user, api_client) -> None:
+    product = factories.product()
+    bom = factories.bom(product_=product, lines=[(factories.material(), "1")])
+    client = api_client(admin_user)
+    assert client.post(f"/api/v1/boms/{bom.pk}/release").status_code == 200
+
+    response = client.delete(f"/api/v1/boms/{bom.pk}")
+
+    assert response.status_code == 409
+    assert client.get(f"/api/v1/boms/{bom.pk}").json()["status"] == "released"
