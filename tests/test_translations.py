@@ -82,6 +82,10 @@ def _append(entry: Entry, key: str, text: str, *, replace: bool) -> None:
         entry.msgstr[index] = text if replace else entry.msgstr.get(index, "") + text
 
 
+def _placeholders(text: str | None) -> list[str]:
+    return sorted(_PLACEHOLDER.findall(text or ""))
+
+
 def po_path(language: str) -> Path:
     return LOCALE / language / "LC_MESSAGES" / "django.po"
 
@@ -125,9 +129,7 @@ def test_translations_keep_the_placeholders_of_their_msgid(language: str) -> Non
         for e in parse_po(po_path(language))
         for text in e.msgstr.values()
         if text
-        and sorted(_PLACEHOLDER.findall(text))
-        != sorted(_PLACEHOLDER.findall(e.msgid_plural or e.msgid))
-        and sorted(_PLACEHOLDER.findall(text)) != sorted(_PLACEHOLDER.findall(e.msgid))
+        and _placeholders(text) not in (_placeholders(e.msgid), _placeholders(e.msgid_plural))
     ]
     assert not wrong, f"placeholders differ in {language}:\n" + "\n".join(wrong)
 
