@@ -8,39 +8,33 @@ Symbologies
 -----------
 ``gs1-datamatrix``
     A GS1 DataMatrix (FNC1 in first position, symbology identifier ``]d2``).
-    ``data`` is the bracketed element string, e.g.
-    ``(01)06901234567892(17)270131(10)L1(21)S1``.
+    ``data`` is the bracketed element string exactly as ``medtrace.lib.udi`` writes it
+    (``Identity.element_string()``: a '(' inside a value is escaped as ``\\(``), with
+    an (01) GTIN, e.g. ``(01)06901234567892(17)270131(10)L1(21)S1``.
 ``gs1-dl-qr``
-    A plain QR Code (``]Q1``) holding a GS1 Digital Link URI with a ``/01/`` GTIN.
+    A plain QR Code (``]Q1``) holding a GS1 Digital Link URI whose primary key is
+    ``/01/`` (a 14-digit GTIN).
 ``hibc-datamatrix``
-    A plain (non-GS1) DataMatrix (``]d1``) holding an HIBC string such as
-    ``+A123BJC5D6E71G`` (the trailing modulo-43 check character is verified).
+    A plain (non-GS1) DataMatrix (``]d1``) holding HIBC LIC data such as
+    ``+A123BJC5D6E71G`` (check and link characters are verified; the final check
+    character may be a space).
 
-Every symbol is decoded again with zxing-cpp before it is returned (the whole
-label image for PNG, the exact module geometry written to the SVG for SVG), and a
-label whose symbol does not read back as exactly ``data`` is refused with
-:class:`LabelError`.
+The data is validated with ``medtrace.lib.udi.parse``; its error message is passed on
+in a :class:`LabelError`. Every symbol is decoded again with zxing-cpp before it is
+returned (the whole label image for PNG, the exact module geometry written to the SVG
+for SVG), and a label whose symbol does not read back as exactly ``data`` is refused
+with :class:`LabelError`.
 
 Fonts
 -----
-PNG text needs a font with CJK glyphs for Chinese titles and lines. No such font
-ships with Pillow or any installed Python package, so it is looked up in this order:
-
-1. the file named by the environment variable ``MEDTRACE_LABEL_FONT`` (a TTF/OTF/TTC;
-   an unusable value raises :class:`LabelError` instead of being ignored);
-2. well-known CJK font files: Debian's ``fonts-noto-cjk``, ``fonts-wqy-microhei``,
-   ``fonts-wqy-zenhei``, ``fonts-arphic-uming``, ``fonts-droid-fallback``, Fedora's
-   Noto CJK, macOS PingFang and Windows Microsoft YaHei;
-3. any font that ``fc-list :lang=zh`` reports;
-4. without a CJK font: DejaVu Sans, else Pillow's built-in font (Latin only).
-
-In a font collection the Simplified Chinese face is preferred. If the chosen font
-lacks glyphs for some characters, the PNG is still rendered (those characters show
-as the font's "missing glyph" box, nothing is replaced or dropped) and a
-:class:`LabelFontWarning` names the characters. Install ``fonts-noto-cjk`` (Debian)
-or set ``MEDTRACE_LABEL_FONT`` to avoid it. SVG output keeps text as ``<text>``
-elements with a CJK-friendly ``font-family`` list, so viewers render Chinese with
-their own fonts.
+PNG text is drawn with the font :func:`resolve_label_font` finds (see
+:mod:`medtrace.lib.label_fonts` for the lookup order: ``MEDTRACE_LABEL_FONT``, well-known
+CJK fonts, ``fc-list :lang=zh``, then Latin fallbacks). If the chosen font lacks glyphs
+for some characters, the PNG is still rendered (those characters show as the font's
+"missing glyph" box, nothing is replaced or dropped) and a :class:`LabelFontWarning`
+names the characters. Install ``fonts-noto-cjk`` (Debian) or set ``MEDTRACE_LABEL_FONT``
+to avoid it. SVG output keeps text as ``<text>`` elements with a CJK-friendly
+``font-family`` list, so viewers render Chinese with their own fonts.
 
 This module is pure Python: it must not import Django.
 """
@@ -49,20 +43,29 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import re
-import shutil
-import subprocess
 import unicodedata
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
-from urllib.parse import urlsplit
 
 import zxingcpp
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from medtrace.lib import udi
+from medtrace.lib.label_fonts import (
+    FONT_ENV_VAR,
+    LabelError,
+    LabelFont,
+    LabelFontWarning,
+    _FontObject,
+    _has_glyph,
+    _load_font,
+    _missing_glyph_mask,
+    resolve_label_font,
+)
 
 __all__ = [
     "FONT_ENV_VAR",
@@ -77,16 +80,6 @@ __all__ = [
 ]
 
 Symbology = Literal["gs1-datamatrix", "gs1-dl-qr", "hibc-datamatrix"]
-
-FONT_ENV_VAR: Final = "MEDTRACE_LABEL_FONT"
-
-
-class LabelError(ValueError):
-    """The label cannot be produced from the given input; the message says why."""
-
-
-class LabelFontWarning(UserWarning):
-    """The PNG font has no glyphs for some of the label's characters."""
 
 
 @dataclass(frozen=True)
@@ -136,87 +129,46 @@ _SVG_FONT_FAMILY: Final = (
 # Input validation
 # --------------------------------------------------------------------------- #
 
-# '(AI)value'; a value may hold ')' and the escapes '\(' and '\)', but no bare '(' or '\'.
-_GS1_FIELD_RE: Final = re.compile(r"\((\d{2,4})\)((?:[^(\\]|\\[()])*)")
-_GS1_ESCAPE_RE: Final = re.compile(r"\\([()])")
-_GS1_CSET82: Final = frozenset(
-    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
-)
-_GS1_DATE_AIS: Final = frozenset({"11", "12", "13", "15", "16", "17"})
-_GS1_GTIN_AIS: Final = frozenset({"01", "02"})
-_DL_GTIN_RE: Final = re.compile(r"/01/(\d+)(?:/|$)")
-_HIBC_CHARSET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%"
-_DAYS_IN_MONTH: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# GS1, Digital Link and HIBC data are checked by medtrace.lib.udi (strict and
+# conformance-tested); this module adds only what a label needs on top of that.
+
+_DL_SCHEME_RE: Final = re.compile(r"https?://", re.IGNORECASE)
 
 
-def _gtin_check_digit_ok(digits: str) -> bool:
-    """GS1 modulo-10 check over a GTIN-8/12/13/14 (last digit is the check digit)."""
-    body, check = digits[:-1], int(digits[-1])
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check
-
-
-def _gs1_date_ok(value: str) -> bool:
-    """YYMMDD as used by AIs 11-17; DD may be 00 ("end of month")."""
-    if len(value) != 6 or not value.isdigit():
-        return False
-    yy, mm, dd = int(value[:2]), int(value[2:4]), int(value[4:])
-    if not 1 <= mm <= 12:
-        return False
-    if mm == 2 and dd == 29:
-        # The YY century is ambiguous; YY % 4 is the leap rule for 1901-2099.
-        return yy % 4 == 0
-    return 0 <= dd <= _DAYS_IN_MONTH[mm - 1]
+def _parse_udi(data: str) -> udi.Identity:
+    try:
+        return udi.parse(data)
+    except udi.UdiError as exc:
+        raise LabelError(f"data: {exc.message}") from exc
 
 
 def _validate_gs1_element_string(data: str) -> str:
     """Check a bracketed element string; return it as a decoder shows it (HRI form).
 
-    Inside values, '(' must be escaped as '\\(' (a ')' may be escaped as '\\)'), as the
-    encoder requires; zxing-cpp's HRI text shows them unescaped.
+    ``data`` must be written as ``udi.Identity.element_string()`` writes it, which is
+    also what the encoder takes: a '(' inside a value is escaped as '\\(' and nothing
+    else is escaped. zxing-cpp's HRI text shows the values unescaped.
     """
     if not data.startswith("("):
         raise LabelError(
             "gs1-datamatrix data must be a bracketed GS1 element string such as "
             f"'(01)06901234567892(17)270131(10)L1', got {data!r}"
         )
-    position = 0
-    seen: set[str] = set()
-    hri: list[str] = []
-    for match in _GS1_FIELD_RE.finditer(data):
-        if match.start() != position:
-            break
-        ai, value = match.group(1), _GS1_ESCAPE_RE.sub(r"\1", match.group(2))
-        position = match.end()
-        if not value:
-            raise LabelError(f"GS1 element string: AI ({ai}) has no value")
-        if ai in seen:
-            raise LabelError(f"GS1 element string: AI ({ai}) occurs more than once")
-        seen.add(ai)
-        bad = sorted({ch for ch in value if ch not in _GS1_CSET82})
-        if bad:
-            raise LabelError(
-                f"GS1 element string: AI ({ai}) value {value!r} contains {''.join(bad)!r}, "
-                "outside the GS1 character set (digits, A-Z, a-z and !\"%&'()*+,-./:;<=>?_)"
-            )
-        if ai in _GS1_GTIN_AIS and (
-            len(value) != 14 or not value.isdigit() or not _gtin_check_digit_ok(value)
-        ):
-            raise LabelError(
-                f"GS1 element string: AI ({ai}) must be a 14-digit GTIN with a valid "
-                f"check digit, got {value!r}"
-            )
-        if ai in _GS1_DATE_AIS and not _gs1_date_ok(value):
-            raise LabelError(f"GS1 element string: AI ({ai}) must be a date YYMMDD, got {value!r}")
-        hri.append(f"({ai}){value}")
-    if position != len(data):
+    if "\\)" in data:
         raise LabelError(
-            f"GS1 element string is malformed at character {position + 1}: {data[position:]!r} "
-            "(expected '(AI)value' fields; write '(' inside a value as '\\(')"
+            "data: write ')' in a GS1 value without a backslash; only '(' is escaped, "
+            f"as '\\(', got {data!r}"
         )
-    if "01" not in seen:
+    identity = _parse_udi(data)
+    canonical = identity.element_string()
+    if canonical != data:
+        raise LabelError(
+            "gs1-datamatrix data must be a bracketed GS1 element string written as "
+            f"{canonical!r}, got {data!r}"
+        )
+    if identity.gtin is None:
         raise LabelError("GS1 element string has no device identifier: AI (01) GTIN is missing")
-    return "".join(hri)
+    return "".join(f"({ai}){value}" for ai, value in identity.ais)
 
 
 def _validate_digital_link(data: str) -> None:
@@ -225,35 +177,21 @@ def _validate_digital_link(data: str) -> None:
             "GS1 Digital Link URI must be printable ASCII without spaces "
             f"(percent-encode other characters), got {data!r}"
         )
-    parts = urlsplit(data)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not _DL_SCHEME_RE.match(data):
         raise LabelError(f"GS1 Digital Link must be an http(s) URI with a host, got {data!r}")
-    match = _DL_GTIN_RE.search(parts.path)
-    if match is None:
-        raise LabelError(f"GS1 Digital Link URI has no '/01/<GTIN>' path segment: {data!r}")
-    gtin = match.group(1)
-    if len(gtin) not in (8, 12, 13, 14) or not _gtin_check_digit_ok(gtin):
+    identity = _parse_udi(data)
+    if not identity.ais or identity.ais[0][0] != "01":
         raise LabelError(
-            f"GS1 Digital Link URI: '/01/{gtin}' is not a GTIN-8/12/13/14 with a valid check digit"
+            f"GS1 Digital Link URI has no '/01/<GTIN>' primary key in its path: {data!r}"
         )
 
 
 def _validate_hibc(data: str) -> None:
     if not data.startswith("+"):
         raise LabelError(f"HIBC data must start with the '+' flag character, got {data!r}")
-    bad = sorted({ch for ch in data if ch not in _HIBC_CHARSET})
-    if bad:
-        raise LabelError(
-            f"HIBC data may only contain 0-9, A-Z, '-', '.', ' ', '$', '/', '+', '%'; "
-            f"found {''.join(bad)!r}"
-        )
-    if len(data) < 3:
-        raise LabelError(f"HIBC data is too short to hold data and a check character: {data!r}")
-    expected = _HIBC_CHARSET[sum(_HIBC_CHARSET.index(ch) for ch in data[:-1]) % 43]
-    if data[-1] != expected:
-        raise LabelError(
-            f"HIBC check character is {data[-1]!r} but should be {expected!r} for {data!r}"
-        )
+    identity = _parse_udi(data)
+    if identity.scheme != "hibcc":
+        raise LabelError(f"data is not HIBC LIC data: {data!r}")
 
 
 def _unprintable(ch: str) -> bool:
@@ -285,7 +223,12 @@ def _validate_spec(spec: LabelSpec) -> str:
     """Validate the spec; return the text a decoder must read from the symbol."""
     if not isinstance(spec.data, str) or not spec.data:
         raise LabelError("symbol data must be a non-empty string")
-    if spec.data != spec.data.strip():
+    # Surrounding whitespace would be encoded as data; only an HIBC check character may be
+    # a (trailing) space, and udi.parse verifies that it is the right one.
+    body = spec.data
+    if spec.symbology == "hibc-datamatrix" and body.endswith(" "):
+        body = body[:-1]
+    if body != body.strip():
         raise LabelError(f"symbol data has leading or trailing whitespace: {spec.data!r}")
     if spec.symbology == "gs1-datamatrix":
         decoded = _validate_gs1_element_string(spec.data)
@@ -454,146 +397,6 @@ def _rasterise_symbol(symbol: _Symbol, module: int) -> Image.Image:
     )
     _paint_symbol(ImageDraw.Draw(image), symbol, quiet, quiet, module)
     return image
-
-
-# --------------------------------------------------------------------------- #
-# Fonts
-# --------------------------------------------------------------------------- #
-
-_CJK_FONT_CANDIDATES: tuple[str, ...] = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian fonts-noto-cjk
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # Debian fonts-wqy-microhei
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian fonts-wqy-zenhei
-    "/usr/share/fonts/truetype/arphic/uming.ttc",  # Debian fonts-arphic-uming
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # fonts-droid-fallback
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",  # Fedora
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",  # Arch
-    "/System/Library/Fonts/PingFang.ttc",  # macOS
-    "/System/Library/Fonts/STHeiti Medium.ttc",
-    "C:/Windows/Fonts/msyh.ttc",  # Windows, Microsoft YaHei
-)
-_LATIN_FONT_CANDIDATES: tuple[str, ...] = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-)
-_CJK_PROBE: Final = "中文注册证号"
-_MAX_FACES: Final = 16  # faces tried in a font collection (.ttc)
-
-
-@dataclass(frozen=True)
-class LabelFont:
-    """The font used for PNG text. ``path`` is None for Pillow's built-in font."""
-
-    path: str | None
-    index: int
-    name: str
-    covers_cjk: bool
-
-
-_FontObject = ImageFont.FreeTypeFont
-
-
-def _load_font(path: str | None, index: int, size: int) -> _FontObject:
-    if path is None:
-        font = ImageFont.load_default(size=size)
-        if not isinstance(font, ImageFont.FreeTypeFont):
-            raise RuntimeError("Pillow was built without FreeType; labels cannot render text")
-        return font
-    return ImageFont.truetype(path, size=size, index=index)
-
-
-def _missing_glyph_mask(font: _FontObject) -> tuple[tuple[int, int], bytes]:
-    mask = font.getmask("\U0010fffd")  # a private-use code point no font maps
-    return mask.size, bytes(mask)
-
-
-def _has_glyph(font: _FontObject, ch: str, notdef: tuple[tuple[int, int], bytes]) -> bool:
-    if ch.isspace():
-        return True
-    mask = font.getmask(ch)
-    return (mask.size, bytes(mask)) != notdef
-
-
-def _covers(font: _FontObject, text: str) -> bool:
-    notdef = _missing_glyph_mask(font)
-    return all(_has_glyph(font, ch, notdef) for ch in text)
-
-
-def _face_preference(name: str) -> int:
-    """Lower is better: Simplified Chinese faces first, monospaced faces last."""
-    score = 0 if re.search(r"\b(SC|GB|Hans|CN)\b", name) else 1
-    if "Mono" in name:
-        score += 2
-    return score
-
-
-def _pick_face(path: str) -> LabelFont | None:
-    """Best face of a font file (collections hold several) or None if unusable."""
-    faces: list[tuple[int, int, LabelFont]] = []
-    for index in range(_MAX_FACES):
-        try:
-            font = ImageFont.truetype(path, size=24, index=index)
-        except OSError:
-            break
-        family, style = font.getname()
-        name = f"{family} {style}".strip() if family else os.path.basename(path)
-        covers_cjk = _covers(font, _CJK_PROBE)
-        rank = (0 if covers_cjk else 10) + _face_preference(name)
-        faces.append((rank, index, LabelFont(path, index, name, covers_cjk)))
-    if not faces:
-        return None
-    return min(faces, key=lambda item: (item[0], item[1]))[2]
-
-
-def _fc_list_cjk() -> list[str]:
-    """Font files that fontconfig reports as supporting Chinese (empty without fc-list)."""
-    fc_list = shutil.which("fc-list")
-    if fc_list is None:
-        return []
-    try:
-        result = subprocess.run(
-            [fc_list, ":lang=zh", "file"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    files = {line.strip().rstrip(":").strip() for line in result.stdout.splitlines()}
-    return sorted(f for f in files if f)
-
-
-@functools.lru_cache(maxsize=8)
-def _resolve(env_value: str | None) -> LabelFont:
-    if env_value:
-        if not os.path.isfile(env_value):
-            raise LabelError(f"{FONT_ENV_VAR}={env_value!r} does not name an existing font file")
-        chosen = _pick_face(env_value)
-        if chosen is None:
-            raise LabelError(
-                f"{FONT_ENV_VAR}={env_value!r} cannot be loaded as a TrueType/OpenType font"
-            )
-        return chosen
-    for path in (*_CJK_FONT_CANDIDATES, *_fc_list_cjk()):
-        if os.path.isfile(path):
-            chosen = _pick_face(path)
-            if chosen is not None and chosen.covers_cjk:
-                return chosen
-    for path in _LATIN_FONT_CANDIDATES:
-        if os.path.isfile(path):
-            chosen = _pick_face(path)
-            if chosen is not None:
-                return chosen
-    builtin = _load_font(None, 0, 24)
-    family, style = builtin.getname()
-    return LabelFont(None, 0, f"{family} {style} (Pillow built-in)", _covers(builtin, _CJK_PROBE))
-
-
-def resolve_label_font() -> LabelFont:
-    """The font PNG labels are rendered with (see the module docstring for the order)."""
-    return _resolve(os.environ.get(FONT_ENV_VAR) or None)
 
 
 # --------------------------------------------------------------------------- #

@@ -17,7 +17,7 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
 
-from medtrace.lib import labels
+from medtrace.lib import label_fonts, labels
 from medtrace.lib.labels import (
     FONT_ENV_VAR,
     LabelError,
@@ -78,16 +78,16 @@ ALL_SPECS = pytest.mark.parametrize(
 def _default_font_lookup(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with no MEDTRACE_LABEL_FONT and an empty font cache."""
     monkeypatch.delenv(FONT_ENV_VAR, raising=False)
-    labels._resolve.cache_clear()
+    label_fonts._resolve.cache_clear()
     yield
-    labels._resolve.cache_clear()
+    label_fonts._resolve.cache_clear()
 
 
 @pytest.fixture
 def no_cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine on which no CJK-capable font can be found."""
-    monkeypatch.setattr(labels, "_CJK_FONT_CANDIDATES", ())
-    monkeypatch.setattr(labels, "_fc_list_cjk", list)
+    monkeypatch.setattr(label_fonts, "_CJK_FONT_CANDIDATES", ())
+    monkeypatch.setattr(label_fonts, "_fc_list_cjk", list)
 
 
 def _decode(
@@ -204,6 +204,21 @@ def test_a_parenthesis_escaped_in_a_gs1_value_is_encoded_and_read_back_unescaped
     assert hri.symbology_identifier == "]d2"
     assert hri.text == f"(01){GTIN}(10)L(1)(21)S1"
     assert raw.bytes == f"01{GTIN}10L(1)\x1d21S1".encode("ascii")
+
+
+def test_an_hibc_check_character_that_is_a_space_is_encoded_and_read_back() -> None:
+    # given HIBC data whose mod-43 check character is a space (as udi.build_hibc makes it)
+    data = "+A123PCN1060 "
+    spec = LabelSpec(data=data, symbology="hibc-datamatrix", hri=data, title="IP-300")
+
+    # when the label is rendered as PNG and as SVG and decoded
+    (from_png,) = _decode(_png(spec))
+    (from_svg,) = _decode(_svg_symbol_image(render_svg(spec)))
+
+    # then both symbols hold the data with its trailing space
+    assert from_png.symbology_identifier == "]d1"
+    assert from_png.text == data
+    assert from_svg.text == data
 
 
 @ALL_SPECS
@@ -456,40 +471,91 @@ def _hibc_with_check(body: str) -> str:
         ("", "gs1-datamatrix", "must be a non-empty string"),
         (" " + UDI, "gs1-datamatrix", "leading or trailing whitespace"),
         (f"01{GTIN}17270131", "gs1-datamatrix", "must be a bracketed GS1 element string"),
-        ("(01)06901234567891(10)L1", "gs1-datamatrix", r"AI \(01\) must be a 14-digit GTIN"),
-        (f"(01){GTIN}(17)271301", "gs1-datamatrix", r"AI \(17\) must be a date YYMMDD"),
-        (f"(01){GTIN}(17)270230", "gs1-datamatrix", r"AI \(17\) must be a date YYMMDD"),
-        (f"(01){GTIN}(10)", "gs1-datamatrix", r"AI \(10\) has no value"),
-        (f"(01){GTIN}(10)A(10)B", "gs1-datamatrix", r"AI \(10\) occurs more than once"),
-        (f"(01){GTIN}(10)L(1)", "gs1-datamatrix", "malformed at character 24"),
-        (f"(01){GTIN}(10)L#1", "gs1-datamatrix", "'#', outside the GS1 character set"),
-        ("(10)L1(21)S1", "gs1-datamatrix", r"AI \(01\) GTIN is missing"),
         (
-            f"(01){GTIN}(23)X",
+            "(01)06901234567891(10)L1",
             "gs1-datamatrix",
-            r"cannot encode GS1 DataMatrix: .*Invalid AI \(23\)",
+            r"AI \(01\): GTIN check digit should be 2, got 1",
         ),
+        (f"(01){GTIN}(17)271301", "gs1-datamatrix", r"AI \(17\): month 13 is not valid"),
+        (
+            f"(01){GTIN}(17)270230",
+            "gs1-datamatrix",
+            r"AI \(17\): day 30 is not valid in 2027-02",
+        ),
+        (f"(01){GTIN}(10)", "gs1-datamatrix", r"AI \(10\) has an empty value"),
+        (
+            f"(01){GTIN}(10)A(10)B",
+            "gs1-datamatrix",
+            r"AI \(10\) appears more than once with different values",
+        ),
+        (f"(01){GTIN}(10)L(1)", "gs1-datamatrix", r"'\(1\)' is not an AI"),
+        (
+            rf"(01){GTIN}(10)L\(1\)",
+            "gs1-datamatrix",
+            r"write '\)' in a GS1 value without a backslash; only '\(' is escaped",
+        ),
+        (
+            f"(01){GTIN}(10)L#1",
+            "gs1-datamatrix",
+            r"AI \(10\): character '#' at position 2 is not in GS1 CSET 82",
+        ),
+        ("(10)L1(21)S1", "gs1-datamatrix", r"AI \(10\) BATCH/LOT requires \(01\)"),
+        ("(00)106141411234567897", "gs1-datamatrix", r"AI \(01\) GTIN is missing"),
+        (f"(01){GTIN}(23)X", "gs1-datamatrix", r"unknown AI \(23\)"),
         (
             f"(01){GTIN}(10)" + "L" * 21,
             "gs1-datamatrix",
-            r"cannot encode GS1 DataMatrix: .*Invalid data length for AI \(10\)",
+            r"AI \(10\) value too long: format X\.\.20, got 21 characters",
         ),
         ("id.gs1.org/01/09506000134352", "gs1-dl-qr", "http\\(s\\) URI with a host"),
-        ("https://id.gs1.org/10/ABC", "gs1-dl-qr", "no '/01/<GTIN>' path segment"),
-        ("https://id.gs1.org/01/09506000134353", "gs1-dl-qr", "valid check digit"),
+        ("https://id.gs1.org/10/ABC", "gs1-dl-qr", "no GS1 Digital Link primary key"),
+        (
+            "https://id.gs1.org/00/106141411234567897",
+            "gs1-dl-qr",
+            "no '/01/<GTIN>' primary key",
+        ),
+        (
+            "https://id.gs1.org/01/09506000134353",
+            "gs1-dl-qr",
+            r"AI \(01\): GTIN check digit should be 2, got 3",
+        ),
+        (
+            "https://id.gs1.org/01/9506000134352",
+            "gs1-dl-qr",
+            r"AI \(01\) in a Digital Link path must have 14 digits, got 13",
+        ),
         ("https://例子.cn/01/09506000134352", "gs1-dl-qr", "printable ASCII"),
         (
             "https://id.gs1.org/01/09506000134352/10/" + "A" * 5000,
             "gs1-dl-qr",
+            r"AI \(10\) value too long",
+        ),
+        (
+            "https://id.gs1.org/" + "stem/" * 600 + "01/09506000134352",
+            "gs1-dl-qr",
             "cannot encode GS1 Digital Link QR: .*too long",
         ),
         ("A123BJC5D6E71G", "hibc-datamatrix", "must start with the '\\+' flag"),
-        ("+a123bjc5d6e71g", "hibc-datamatrix", "may only contain"),
-        ("+A123BJC5D6E71H", "hibc-datamatrix", "check character is 'H' but should be 'G'"),
+        (
+            "+a123bjc5d6e71g",
+            "hibc-datamatrix",
+            "character 'a' at position 2 is not allowed in HIBC data",
+        ),
+        (
+            "+A123BJC5D6E71H",
+            "hibc-datamatrix",
+            "check character should be 'G', got 'H'",
+        ),
+        (
+            "+A123BJC5D6E71G ",
+            "hibc-datamatrix",
+            "check character should be 'W', got ' '",
+        ),
+        (" " + HIBC, "hibc-datamatrix", "leading or trailing whitespace"),
         (
             _hibc_with_check("+A123" + "9" * 4000),
             "hibc-datamatrix",
-            "cannot encode HIBC DataMatrix: .*too long",
+            "product/catalog number is limited to 18 characters",
         ),
     ],
     ids=[
@@ -502,19 +568,26 @@ def _hibc_with_check(body: str) -> str:
         "gs1-empty-value",
         "gs1-repeated-ai",
         "gs1-unescaped-parenthesis-in-value",
+        "gs1-escaped-closing-parenthesis",
         "gs1-character-outside-cset82",
         "gs1-without-gtin",
-        "gs1-unknown-ai-refused-by-zxing",
-        "gs1-lot-too-long-refused-by-zxing",
+        "gs1-sscc-without-gtin",
+        "gs1-unknown-ai",
+        "gs1-lot-too-long",
         "dl-not-a-uri",
-        "dl-without-gtin",
+        "dl-without-primary-key",
+        "dl-sscc-key-without-gtin",
         "dl-bad-gtin-check-digit",
+        "dl-zero-suppressed-gtin",
         "dl-non-ascii",
+        "dl-lot-too-long",
         "dl-too-long-for-qr",
         "hibc-without-flag",
         "hibc-lowercase",
         "hibc-wrong-check-character",
-        "hibc-too-long-for-datamatrix",
+        "hibc-trailing-space-not-the-check-character",
+        "hibc-leading-space",
+        "hibc-pcn-too-long",
     ],
 )
 def test_data_that_cannot_be_encoded_is_refused_with_a_clear_message(
@@ -583,6 +656,16 @@ def test_an_unusable_resolution_is_refused(dpi: object) -> None:
     # then a LabelError says what is accepted
     with pytest.raises(LabelError, match="dpi must be an integer from 72 to 2400"):
         render_png(HIBC_SPEC, dpi=dpi)  # type: ignore[arg-type]
+
+
+def test_the_font_api_is_re_exported_from_labels() -> None:
+    # given the font code that lives in medtrace.lib.label_fonts
+    # then labels exposes the very same objects, so existing imports keep working
+    assert labels.resolve_label_font is label_fonts.resolve_label_font
+    assert labels.LabelFont is label_fonts.LabelFont
+    assert labels.LabelFontWarning is label_fonts.LabelFontWarning
+    assert labels.LabelError is label_fonts.LabelError
+    assert labels.FONT_ENV_VAR == label_fonts.FONT_ENV_VAR == "MEDTRACE_LABEL_FONT"
 
 
 def test_label_error_is_a_value_error() -> None:
