@@ -11,6 +11,15 @@ import pytest
 # also run with `-p no:django`, where importing Django models here would fail.
 
 
+@pytest.fixture(autouse=True)
+def _english_outside_requests() -> Any:
+    """Service-level messages in tests are English; requests still pick their own language."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def _user(
     username: str, *, role: str | None = None, party: Any = None, superuser: bool = False
 ) -> Any:

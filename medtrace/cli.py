@@ -6,11 +6,24 @@ import os
 import sys
 
 
+def cli_language(env: dict[str, str] | os._Environ[str]) -> str:
+    """Messages of the command line follow the shell's locale: Chinese for zh_*, else English."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "")
+        if value:
+            return "zh-hans" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medtrace.settings")
+    import django
     from django.core.management import execute_from_command_line
+    from django.utils import translation
 
-    execute_from_command_line(["medtrace", *(sys.argv[1:] if argv is None else argv)])
+    django.setup()
+    with translation.override(cli_language(os.environ)):
+        execute_from_command_line(["medtrace", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import zxingcpp
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from medtrace.cli import main
+from medtrace.cli import cli_language, main
 
 from . import factories
 
@@ -57,3 +57,16 @@ def test_the_console_script_is_manage_py(capsys: pytest.CaptureFixture[str]) -> 
     main(["help", "demo"])
 
     assert "--units" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LANG": "zh_CN.UTF-8"}, "zh-hans"),
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LC_ALL": "zh_TW.UTF-8", "LANG": "en_US.UTF-8"}, "zh-hans"),
+        ({}, "en"),
+    ],
+)
+def test_the_command_line_speaks_the_shells_language(env: dict[str, str], expected: str) -> None:
+    assert cli_language(env) == expected

@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_admin_shows_a_field_error_for_a_bad_gln(admin_user) -> None:
     client = Client()
+    client.cookies["django_language"] = "en"
     client.force_login(admin_user)
 
     response = client.post(

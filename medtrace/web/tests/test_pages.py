@@ -70,3 +70,28 @@ def test_scanning_a_demo_udi_opens_its_product(demo: None) -> None:
 
     assert response.status_code == 200
     assert product.name in response.content.decode()
+
+
+def test_the_ui_stays_chinese_for_an_english_browser_until_english_is_chosen(demo: None) -> None:
+    client = _login("qa")
+
+    before = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    after = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+
+    assert 'lang="zh-hans"' in before.content.decode()
+    assert 'lang="en"' in after.content.decode()
+    assert "Infusion pump" in after.content.decode()
+
+
+def test_api_errors_are_english_unless_the_client_asks_for_chinese(demo: None) -> None:
+    client = _login("qa")
+
+    english = client.get("/api/v1/identify", {"udi": "(01)00844588003289"})
+    chinese = client.get(
+        "/api/v1/identify", {"udi": "(01)00844588003289"}, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    )
+
+    assert english.status_code == chinese.status_code == 422
+    assert english["Content-Language"] == "en"
+    assert chinese["Content-Language"] == "zh-hans"
