@@ -273,3 +273,39 @@ def test_a_released_bom_cannot_be_deleted(admin_user, api_client) -> None:
 
     assert response.status_code == 409
     assert client.get(f"/api/v1/boms/{bom.pk}").json()["status"] == "released"
+
+
+def test_listing_products_takes_a_constant_number_of_queries(
+    admin_user, api_client, django_assert_max_num_queries
+) -> None:
+    maker = factories.party()
+    for _ in range(15):
+        factories.product(manufacturer=maker)
+    client = api_client(admin_user)
+
+    # auth (token + user + permissions) + count + page + identifiers prefetch
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/v1/products", {"limit": 50})
+
+    assert response.json()["count"] == 15
+
+
+def test_listing_materials_and_boms_takes_a_constant_number_of_queries(
+    admin_user, api_client, django_assert_max_num_queries
+) -> None:
+    product = factories.product()
+    for n in range(10):
+        factories.bom(
+            product_=product,
+            version=f"V{n}",
+            lines=[(factories.material(), "1"), (factories.material(), "2")],
+        )
+    client = api_client(admin_user)
+
+    with django_assert_max_num_queries(8):
+        boms = client.get("/api/v1/boms", {"limit": 50})
+    with django_assert_max_num_queries(8):
+        materials = client.get("/api/v1/materials", {"limit": 50})
+
+    assert boms.json()["count"] == 10
+    assert materials.json()["count"] == 20
