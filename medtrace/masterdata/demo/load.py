@@ -176,7 +176,9 @@ def _users(parties: dict[str, Party], summary: DemoSummary) -> None:
                 username=username,
                 printed_name=printed,
                 party=parties[party_key] if party_key else None,
-                is_staff=role == "admin",
+                # Internal staff use the admin for master data, limited by their role's permissions;
+                # partner users never see it.
+                is_staff=party_key is None,
                 is_superuser=role == "admin",
             )
             user.set_password(data.DEMO_PASSWORD)
