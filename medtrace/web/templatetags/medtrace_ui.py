@@ -11,6 +11,7 @@ register = template.Library()
 @register.filter
 def localname(obj: Any) -> str:
     """`name_en` in the English UI when the record has one, else the (Chinese) `name`."""
-    if translation.get_language() == "en" and getattr(obj, "name_en", ""):
-        return str(obj.name_en)
+    name_en = getattr(obj, "name_en", None)
+    if translation.get_language() == "en" and name_en:
+        return str(name_en)
     return str(obj.name)
