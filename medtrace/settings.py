@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "ninja",
     "medtrace.accounts",
     "medtrace.masterdata",
+    "medtrace.ledger",
     "medtrace.web",
 ]
 

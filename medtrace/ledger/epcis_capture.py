@@ -1,0 +1,113 @@
+"""EPCIS 2.0 REST binding: capture (POST /epcis/capture, /epcis/events; GET capture jobs)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_http_methods
+
+from medtrace.accounts.models import User
+
+from . import services
+from .epcis_http import authenticated, json_response, problem
+from .models import CaptureJob
+
+_JSON_TYPES = ("application/json", "application/ld+json", "")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def job_document(job: CaptureJob) -> dict[str, Any]:
+    return {
+        "captureID": str(job.id),
+        "createdAt": _iso(job.created_at),
+        "finishedAt": _iso(job.finished_at),
+        "running": job.running,
+        "success": job.success,
+        "captureErrorBehaviour": job.error_behaviour,
+        "errors": job.errors,
+        "eventCount": job.event_count,
+        "capturedCount": job.captured_count,
+    }
+
+
+def _body(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
+    media = request.content_type or ""
+    if media not in _JSON_TYPES:
+        return None, problem(415, "epcisException:ValidationException",
+                             f"Unsupported media type {media!r}",
+                             detail="send application/json or application/ld+json")
+    if len(request.body) > services.CAPTURE_FILE_SIZE_LIMIT:
+        return None, problem(413, "epcisException:CaptureLimitExceededException",
+                             "Capture payload too large")
+    try:
+        return json.loads(request.body), None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, problem(400, "epcisException:ValidationException",
+                             f"The body is not valid JSON: {exc}")
+
+
+def _rejected(exc: services.CaptureRejected) -> HttpResponse:
+    first = exc.problems[0] if exc.problems else None
+    return problem(
+        exc.status if exc.status != 409 else 400, exc.type,
+        first.as_dict()["title"] if first else "Capture rejected",
+        detail=f"{len(exc.problems)} problem(s); nothing was stored",
+        errors=[p.as_dict() for p in exc.problems],
+    )
+
+
+def _user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+@require_http_methods(["GET", "POST"])
+@authenticated("epcis:capture")
+def capture(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        jobs = CaptureJob.objects.filter(user=_user(request)).order_by("-created_at")[:100]
+        return json_response([job_document(j) for j in jobs], content_type="application/json")
+    data, error = _body(request)
+    if error is not None:
+        return error
+    behaviour = request.headers.get("GS1-Capture-Error-Behaviour", services.ROLLBACK).lower()
+    try:
+        job = services.capture_document(data=data, user=_user(request), behaviour=behaviour)
+    except services.CaptureRejected as exc:
+        return _rejected(exc)
+    return json_response(job_document(job), status=202, content_type="application/json",
+                         headers={"Location": f"/epcis/capture/{job.id}"})
+
+
+@require_http_methods(["GET"])
+@authenticated("epcis:capture")
+def capture_job(request: HttpRequest, capture_id: str) -> HttpResponse:
+    try:
+        job = CaptureJob.objects.get(pk=UUID(capture_id))
+    except (ValueError, CaptureJob.DoesNotExist):
+        return problem(404, "epcisException:NoSuchResourceException",
+                       f"No capture job {capture_id}")
+    return json_response(job_document(job), content_type="application/json")
+
+
+def post_event(request: HttpRequest) -> HttpResponse:
+    """POST /epcis/events: one event, 201 with its Location."""
+    data, error = _body(request)
+    if error is not None:
+        return error
+    if not isinstance(data, dict):
+        return problem(400, "epcisException:ValidationException",
+                       "The body must be one EPCIS event (a JSON object)")
+    try:
+        event = services.capture_event(data=data, user=_user(request))
+    except services.CaptureRejected as exc:
+        return _rejected(exc)
+    from urllib.parse import quote
+
+    return json_response(event.document, status=201,
+                         headers={"Location": f"/epcis/events/{quote(event.event_id, safe='')}"})

@@ -1,0 +1,409 @@
+"""Ledger writes: EPCIS capture (documents and single events), retractions, rebuild.
+
+Capture follows DESIGN §4/§6: the whole document is validated first, then written in one
+transaction with bulk inserts (Event rows, their index rows, projections). Nothing partial is
+ever stored under the default `rollback` behaviour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from medtrace.accounts.models import User
+from medtrace.lib import epcis
+from medtrace.lib.epcis.event_hash import event_hash
+
+from .facts import Fact
+from .identifiers import EpcResolver
+from .models import (
+    CaptureJob,
+    Event,
+    EventBizTransaction,
+    EventEpc,
+    EventQuantity,
+    EventRetraction,
+    EventSourceDest,
+    GenealogyEdge,
+    UnitState,
+)
+from .projections import project
+
+ROLLBACK = "rollback"
+PROCEED = "proceed"
+CAPTURE_LIMIT = 100_000  # events per document (GS1-EPCIS-Capture-Limit)
+CAPTURE_FILE_SIZE_LIMIT = 1024 * 1024 * 1024  # bytes (GS1-EPCIS-Capture-File-Size-Limit)
+
+
+@dataclass
+class CaptureProblem:
+    """One reason an event was not captured: which event, which field, what is wrong."""
+
+    index: int | None
+    field: str | None
+    message: str
+    type: str = "epcisException:ValidationException"
+
+    def as_dict(self) -> dict[str, Any]:
+        """RFC 7807 problem, with the event index and field as extension members."""
+        where = f"event {self.index}" if self.index is not None else "document"
+        if self.field:
+            where += f", field {self.field}"
+        return {"type": self.type, "title": f"{where}: {self.message}", "status": 400,
+                "detail": self.message, "eventIndex": self.index, "field": self.field}
+
+
+class CaptureRejected(Exception):
+    """The document as a whole was refused; nothing was stored."""
+
+    def __init__(self, problems: list[CaptureProblem], *, status: int = 400,
+                 type: str = "epcisException:ValidationException") -> None:
+        super().__init__(problems[0].message if problems else "capture rejected")
+        self.problems = problems
+        self.status = status
+        self.type = type
+
+
+@dataclass
+class _Prepared:
+    event: epcis.Event
+    event_id: str
+    content_sha256: str
+    context: Any
+    epcs: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _sha256(raw: Mapping[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def _issues_to_problems(exc: epcis.EpcisValidationError) -> list[CaptureProblem]:
+    return [CaptureProblem(i.index, i.field, i.message) for i in exc.issues]
+
+
+def _prepare(ev: epcis.Event, context: Any, resolver: EpcResolver) -> _Prepared:
+    raw = ev.raw
+    event_id = ev.event_id or event_hash(raw, context=context)
+    canon = resolver.canonical
+    epcs = {
+        "epc": [canon(e) for e in ev.epc_list],
+        "parent": [canon(ev.parent_id)] if ev.parent_id else [],
+        "child": [canon(e) for e in ev.child_epcs],
+        "input": [canon(e) for e in ev.input_epcs],
+        "output": [canon(e) for e in ev.output_epcs],
+    }
+    return _Prepared(ev, event_id, _sha256(raw), context, epcs)
+
+
+def _fact(prep: _Prepared, pk: int) -> Fact:
+    ev = prep.event
+    quantities: dict[str, list[str]] = {"quantity": [], "child": [], "input": [], "output": []}
+    for q in ev.quantities:
+        quantities[q.role].append(q.epc_class)
+    return Fact(
+        pk=pk, type=ev.type, action=ev.action, time=ev.event_time, biz_step=ev.biz_step,
+        disposition=ev.disposition, read_point=ev.read_point, biz_location=ev.biz_location,
+        epcs=prep.epcs["epc"], parent=(prep.epcs["parent"] or [None])[0],
+        children=prep.epcs["child"], inputs=prep.epcs["input"], outputs=prep.epcs["output"],
+        epc_classes=quantities["quantity"], child_classes=quantities["child"],
+        input_classes=quantities["input"], output_classes=quantities["output"],
+        sources=list(ev.sources), destinations=list(ev.destinations), ilmd=ev.ilmd,
+    )
+
+
+def _stored_document(prep: _Prepared, record_time: datetime) -> dict[str, Any]:
+    document = dict(prep.event.raw)
+    document.setdefault("eventID", prep.event_id)
+    document["recordTime"] = record_time.isoformat().replace("+00:00", "Z")
+    if prep.context is not None and "@context" not in document:
+        # Keep the namespaces the event's extensions were written with.
+        document["@context"] = prep.context
+    return document
+
+
+def _write(prepared: list[_Prepared], job: CaptureJob | None) -> list[tuple[_Prepared, int]]:
+    """Insert Event rows and their index rows in bulk; returns (prepared, pk) pairs."""
+    now = timezone.now()
+    rows = [
+        Event(
+            event_id=p.event_id, event_type=p.event.type, action=p.event.action,
+            event_time=p.event.event_time,
+            event_time_zone_offset=p.event.event_time_zone_offset, record_time=now,
+            biz_step=p.event.biz_step, disposition=p.event.disposition,
+            read_point=p.event.read_point, biz_location=p.event.biz_location,
+            capture_job=job, content_sha256=p.content_sha256,
+            document=_stored_document(p, now),
+        )
+        for p in prepared
+    ]
+    Event.objects.bulk_create(rows, batch_size=2000)
+    pairs = [(p, row.pk) for p, row in zip(prepared, rows, strict=True)]
+    epc_rows: list[EventEpc] = []
+    qty_rows: list[EventQuantity] = []
+    btt_rows: list[EventBizTransaction] = []
+    sd_rows: list[EventSourceDest] = []
+    for p, pk in pairs:
+        t = p.event.event_time
+        for role, values in p.epcs.items():
+            epc_rows.extend(EventEpc(event_id=pk, epc=v, role=role, event_time=t) for v in values)
+        qty_rows.extend(
+            EventQuantity(event_id=pk, epc_class=q.epc_class, quantity=q.quantity, uom=q.uom,
+                          role=q.role, event_time=t)
+            for q in p.event.quantities
+        )
+        btt_rows.extend(
+            EventBizTransaction(event_id=pk, type=typ, value=value)
+            for typ, value in p.event.biz_transactions
+        )
+        sd_rows.extend(EventSourceDest(event_id=pk, kind="source", type=typ, value=value)
+                       for typ, value in p.event.sources)
+        sd_rows.extend(EventSourceDest(event_id=pk, kind="destination", type=typ, value=value)
+                       for typ, value in p.event.destinations)
+    EventEpc.objects.bulk_create(epc_rows, batch_size=5000)
+    EventQuantity.objects.bulk_create(qty_rows, batch_size=5000)
+    EventBizTransaction.objects.bulk_create(btt_rows, batch_size=5000)
+    EventSourceDest.objects.bulk_create(sd_rows, batch_size=5000)
+    return pairs
+
+
+def _existing(event_ids: list[str]) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(event_ids), 2000):
+        part = event_ids[start : start + 2000]
+        for pk, eid, sha in Event.objects.filter(event_id__in=part).values_list(
+            "id", "event_id", "content_sha256"
+        ):
+            found[eid] = (pk, sha)
+    return found
+
+
+@dataclass
+class _Plan:
+    new: list[_Prepared] = field(default_factory=list)
+    retractions: list[tuple[_Prepared, int | None]] = field(default_factory=list)
+    duplicates: int = 0
+    problems: list[CaptureProblem] = field(default_factory=list)
+
+
+def _plan(prepared: list[_Prepared]) -> _Plan:
+    plan = _Plan()
+    existing = _existing([p.event_id for p in prepared])
+    seen: dict[str, _Prepared] = {}
+    for p in prepared:
+        declaration = p.event.error_declaration
+        if declaration is not None:
+            stored = existing.get(p.event_id)
+            plan.retractions.append((p, stored[0] if stored else None))
+            continue
+        earlier = seen.get(p.event_id)
+        stored = existing.get(p.event_id)
+        if earlier is not None or stored is not None:
+            same = (earlier.content_sha256 if earlier else stored[1]) == p.content_sha256  # type: ignore[index]
+            if same:
+                plan.duplicates += 1  # idempotent re-send: stored once
+                continue
+            plan.problems.append(CaptureProblem(
+                p.event.index, "eventID",
+                f"eventID {p.event_id} is already used by a different event; an eventID "
+                "names exactly one event (correct an event with an errorDeclaration)",
+            ))
+            continue
+        seen[p.event_id] = p
+        plan.new.append(p)
+    return plan
+
+
+def _retract(retractions: list[tuple[_Prepared, int | None]], pairs: dict[str, int],
+             job: CaptureJob | None) -> bool:
+    """Store errorDeclarations. Returns True when an already-projected event was retracted."""
+    now = timezone.now()
+    rows = []
+    changed = False
+    for prep, pk in retractions:
+        target = pk or pairs.get(prep.event_id)
+        declaration = prep.event.error_declaration
+        assert declaration is not None
+        if target is None:
+            # A declaration for an event we never had: keep the event itself, already retracted.
+            written = _write([_Prepared(prep.event, prep.event_id, prep.content_sha256,
+                                        prep.context, prep.epcs)], job)
+            target = written[0][1]
+        else:
+            changed = True
+        if EventRetraction.objects.filter(event_id=target).exists():
+            continue  # the same declaration again: idempotent
+        rows.append(EventRetraction(
+            event_id=target, declaration_time=declaration.declaration_time,
+            reason=declaration.reason,
+            corrective_event_ids=list(declaration.corrective_event_ids), record_time=now,
+            capture_job=job, document=_stored_document(prep, now),
+        ))
+    EventRetraction.objects.bulk_create(rows)
+    return changed
+
+
+def _store(prepared: list[_Prepared], job: CaptureJob | None,
+           resolver: EpcResolver, *, behaviour: str) -> tuple[int, list[CaptureProblem]]:
+    plan = _plan(prepared)
+    if plan.problems and behaviour == ROLLBACK:
+        raise CaptureRejected(plan.problems, status=409)
+    pairs = _write(plan.new, job)
+    retracted = False
+    if plan.retractions:
+        retracted = _retract(plan.retractions, {p.event_id: pk for p, pk in pairs}, job)
+    if retracted:
+        rebuild(resolver=resolver)
+    else:
+        project([_fact(p, pk) for p, pk in pairs], resolver)
+    return len(pairs) + len(plan.retractions), plan.problems
+
+
+def _parse(data: bytes | str | Mapping[str, Any], behaviour: str
+           ) -> tuple[list[epcis.Event], Any, list[CaptureProblem]]:
+    try:
+        document = epcis.parse_document(data)
+    except epcis.EpcisValidationError as exc:
+        problems = _issues_to_problems(exc)
+        bad = {p.index for p in problems}
+        if behaviour != PROCEED or None in bad:
+            raise CaptureRejected(problems) from exc
+        raw = json.loads(data) if isinstance(data, bytes | str) else data
+        good_events = [e for i, e in enumerate(raw["epcisBody"]["eventList"]) if i not in bad]
+        trimmed = {**raw, "epcisBody": {**raw["epcisBody"], "eventList": good_events}}
+        document = epcis.parse_document(trimmed)
+        return list(document.events), document.context, problems
+    if len(document.events) > CAPTURE_LIMIT:
+        raise CaptureRejected(
+            [CaptureProblem(None, "epcisBody.eventList",
+                            f"{len(document.events)} events exceed the capture limit of "
+                            f"{CAPTURE_LIMIT}; split the document",
+                            type="epcisException:CaptureLimitExceededException")],
+            status=413, type="epcisException:CaptureLimitExceededException")
+    return list(document.events), document.context, []
+
+
+def capture_document(*, data: bytes | str | Mapping[str, Any], user: User | None,
+                     behaviour: str = ROLLBACK) -> CaptureJob:
+    """Validate and store an EPCISDocument. Raises CaptureRejected if nothing may be stored."""
+    if behaviour not in (ROLLBACK, PROCEED):
+        raise CaptureRejected([CaptureProblem(
+            None, "GS1-Capture-Error-Behaviour",
+            f"unknown capture error behaviour {behaviour!r}: expected rollback or proceed")])
+    events, context, problems = _parse(data, behaviour)
+    job = CaptureJob.objects.create(user=user, error_behaviour=behaviour,
+                                    event_count=len(events) + len(problems))
+    resolver = EpcResolver()
+    try:
+        with transaction.atomic():
+            prepared = [_prepare(ev, context, resolver) for ev in events]
+            captured, store_problems = _store(prepared, job, resolver, behaviour=behaviour)
+    except CaptureRejected as exc:
+        _finish(job, captured=0, problems=problems + exc.problems)
+        raise
+    _finish(job, captured=captured, problems=problems + store_problems)
+    return job
+
+
+def capture_event(*, data: Mapping[str, Any], user: User | None) -> Event:
+    """Store one event (POST /epcis/events). Raises CaptureRejected on any problem."""
+    try:
+        event = epcis.parse_event(data, index=0)
+    except epcis.EpcisValidationError as exc:
+        raise CaptureRejected(_issues_to_problems(exc)) from exc
+    context = data.get("@context")
+    resolver = EpcResolver()
+    job = CaptureJob.objects.create(user=user, event_count=1)
+    try:
+        with transaction.atomic():
+            prep = _prepare(event, context, resolver)
+            _store([prep], job, resolver, behaviour=ROLLBACK)
+    except CaptureRejected as exc:
+        _finish(job, captured=0, problems=exc.problems)
+        raise
+    _finish(job, captured=1, problems=[])
+    return Event.objects.get(event_id=prep.event_id)
+
+
+def _finish(job: CaptureJob, *, captured: int, problems: list[CaptureProblem]) -> None:
+    job.running = False
+    job.success = not problems
+    job.captured_count = captured
+    job.errors = [p.as_dict() for p in problems]
+    job.finished_at = timezone.now()
+    job.save(update_fields=["running", "success", "captured_count", "errors", "finished_at"])
+
+
+# Rebuild --------------------------------------------------------------------------------------
+
+_REBUILD_CHUNK = 5000
+
+
+def _facts_from_rows(events: list[Event]) -> list[Fact]:
+    ids = [e.pk for e in events]
+    epcs: dict[int, dict[str, list[str]]] = {i: {} for i in ids}
+    for event_id, epc, role in EventEpc.objects.filter(event_id__in=ids).order_by("id") \
+            .values_list("event_id", "epc", "role"):
+        epcs[event_id].setdefault(role, []).append(epc)
+    classes: dict[int, dict[str, list[str]]] = {i: {} for i in ids}
+    for event_id, cls, role in EventQuantity.objects.filter(event_id__in=ids).order_by("id") \
+            .values_list("event_id", "epc_class", "role"):
+        classes[event_id].setdefault(role, []).append(cls)
+    sds: dict[int, dict[str, list[tuple[str, str]]]] = {i: {} for i in ids}
+    for event_id, kind, typ, value in EventSourceDest.objects.filter(event_id__in=ids) \
+            .order_by("id").values_list("event_id", "kind", "type", "value"):
+        sds[event_id].setdefault(kind, []).append((typ, value))
+    facts = []
+    for e in events:
+        role = epcs[e.pk]
+        cls = classes[e.pk]
+        facts.append(Fact(
+            pk=e.pk, type=e.event_type, action=e.action, time=e.event_time,
+            biz_step=e.biz_step, disposition=e.disposition, read_point=e.read_point,
+            biz_location=e.biz_location, epcs=role.get("epc", []),
+            parent=(role.get("parent") or [None])[0], children=role.get("child", []),
+            inputs=role.get("input", []), outputs=role.get("output", []),
+            epc_classes=cls.get("quantity", []), child_classes=cls.get("child", []),
+            input_classes=cls.get("input", []), output_classes=cls.get("output", []),
+            sources=sds[e.pk].get("source", []),
+            destinations=sds[e.pk].get("destination", []),
+            ilmd=e.document.get("ilmd") if isinstance(e.document, dict) else None,
+        ))
+    return facts
+
+
+def _event_chunks() -> Iterator[list[Event]]:
+    qs = Event.objects.filter(retraction__isnull=True).order_by("event_time", "id")
+    last: tuple[datetime, int] | None = None
+    while True:
+        page = qs
+        if last is not None:
+            page = qs.filter(event_time__gte=last[0]).exclude(event_time=last[0], id__lte=last[1])
+        chunk = list(page.only("id", "event_type", "action", "event_time", "biz_step",
+                               "disposition", "read_point", "biz_location", "document")
+                     [:_REBUILD_CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        last = (chunk[-1].event_time, chunk[-1].pk)
+
+
+def rebuild(*, resolver: EpcResolver | None = None) -> int:
+    """Recompute UnitState and GenealogyEdge from the ledger; returns the events replayed."""
+    resolver = resolver or EpcResolver()
+    count = 0
+    with transaction.atomic():
+        GenealogyEdge.objects.all().delete()
+        UnitState.objects.all().delete()
+        for chunk in _event_chunks():
+            project(_facts_from_rows(chunk), resolver)
+            count += len(chunk)
+    return count
