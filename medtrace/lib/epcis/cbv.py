@@ -34,6 +34,7 @@ __all__ = [
     "WEB_URI_BASE",
     "is_uri",
     "normalize",
+    "not_a_term_message",
     "to_bare",
     "to_uri",
 ]
@@ -240,7 +241,7 @@ def to_uri(kind: str, value: str) -> str:
         return f"{WEB_URI_BASE}{_SPELLINGS[kind][0]}-{bare}"
     if is_uri(value):
         return value
-    raise ValueError(_not_a_term(kind, value))
+    raise ValueError(not_a_term_message(kind, value))
 
 
 def normalize(kind: str, value: str) -> str:
@@ -253,9 +254,10 @@ def normalize(kind: str, value: str) -> str:
         return bare
     if is_uri(value):
         return value
-    raise ValueError(_not_a_term(kind, value))
+    raise ValueError(not_a_term_message(kind, value))
 
 
-def _not_a_term(kind: str, value: str) -> str:
+def not_a_term_message(kind: str, value: str) -> str:
+    """The message for a bare word that is not a CBV term of ``kind``."""
     _, _, human, example = _spelling(kind)
     return f"{kind} {value!r} is not a CBV 2.0 {human}; use a CBV term such as {example!r} or a URI"
