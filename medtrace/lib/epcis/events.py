@@ -122,13 +122,14 @@ def read_event(
             '["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"]',
         )
 
-    for key in raw:
-        if key in allowed:
-            continue
-        if key in _ALL_FIELDS:
-            sink.add(key, f"{key} is not a field of an {event_type}")
-        else:
-            check_extension(key, key, scope, sink)
+    if not allowed.issuperset(raw):
+        for key in raw:
+            if key in allowed:
+                continue
+            if key in _ALL_FIELDS:
+                sink.add(key, f"{key} is not a field of an {event_type}")
+            else:
+                check_extension(key, key, scope, sink)
 
     get = raw.get
     # When.

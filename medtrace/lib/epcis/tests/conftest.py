@@ -23,6 +23,15 @@ def load_json(path: Path) -> Any:
         return json.load(handle)
 
 
+JSON_LD_EXAMPLES = sorted(EPCIS_DIR.glob("examples/json-ld/**/*.jsonld"))
+SIMPLE_CONTEXT_DIR = EPCIS_DIR / "examples" / "json-ld-simple-context"
+SIMPLE_CONTEXT_EXAMPLES = sorted(SIMPLE_CONTEXT_DIR.glob("**/*.jsonld"))
+CAPTURE_DOCUMENTS = sorted((OPENEPCIS_JSON_DIR / "Capture" / "Documents").glob("*.json"))
+CAPTURE_EVENTS = sorted((OPENEPCIS_JSON_DIR / "Capture" / "Events").glob("*.json"))
+INVALID_DOCUMENTS = sorted((OPENEPCIS_JSON_DIR / "Capture" / "Invalid").glob("*.json"))
+SCHEMA_PATH = EPCIS_DIR / "json-schema" / "EPCIS-JSON-Schema.json"
+
+
 def relative_id(path: Path) -> str:
     """A readable test id: the path inside conformance/epcis."""
     return path.relative_to(EPCIS_DIR).as_posix()
