@@ -11,6 +11,22 @@ import pytest
 # also run with `-p no:django`, where importing Django models here would fail.
 
 
+def _allow_ledger_truncate(sender: Any, connection: Any, **kwargs: Any) -> None:
+    # Transactional tests empty the throwaway test database with TRUNCATE, which the ledger's
+    # append-only trigger refuses unless the session opts in (migration ledger/0002).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET medtrace.allow_truncate = 'on'")
+
+
+def pytest_configure(config: Any) -> None:
+    try:
+        from django.db.backends.signals import connection_created
+    except ImportError:  # pragma: no cover - pure-Python suites without Django
+        return
+    connection_created.connect(_allow_ledger_truncate, dispatch_uid="medtrace_tests_truncate")
+
+
 @pytest.fixture(autouse=True)
 def _english_outside_requests() -> Any:
     """Service-level messages in tests are English; requests still pick their own language."""
