@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from medtrace.lib.epcis.errors import EpcisValidationError, Issue
@@ -70,6 +72,48 @@ def parse_document(data: bytes | str | Mapping[str, Any]) -> EpcisDocument:
         sink.add("", f"expected an EPCISDocument object, got {describe(document)}")
         raise EpcisValidationError(issues)
 
+    head = read_head(document, sink)
+    events: list[Event] = []
+    if head.event_list is not None:
+        append = events.append
+        scope = head.scope
+        for index, raw in enumerate(head.event_list):
+            event = read_event(raw, index, scope, issues)
+            if event is not None:
+                append(event)
+
+    if issues:
+        raise EpcisValidationError(issues)
+    return head.document(events)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """Everything in a document but its events: read once, shared by parse_document and the
+    streaming reader."""
+
+    context: object
+    scope: Scope
+    type: str
+    schema_version: str | None
+    creation_date: datetime | None
+    header: dict[str, Any] | None
+    event_list: list[Any] | None
+
+    def document(self, events: list[Event]) -> EpcisDocument:
+        return EpcisDocument(
+            context=self.context,
+            schema_version=self.schema_version,
+            creation_date=self.creation_date,
+            header=self.header,
+            events=events,
+            namespaces=dict(self.scope.namespaces),
+            type=self.type,
+        )
+
+
+def read_head(document: dict[str, Any], sink: Sink) -> Head:
+    """Check the document-level fields; ``event_list`` is the events array (None if unusable)."""
     document_type = _check_document_type(document, sink)
     query = document_type == "EPCISQueryDocument"
 
@@ -106,59 +150,49 @@ def parse_document(data: bytes | str | Mapping[str, Any]) -> EpcisDocument:
         header = _check_header(document["epcisHeader"], scope, sink)
 
     if query:
-        event_list, _ = _query_event_list(document.get("epcisBody"), document, scope, sink)
+        event_list = _query_event_list(document.get("epcisBody"), document, scope, sink)
     else:
-        event_list, _ = _capture_event_list(document.get("epcisBody"), document, scope, sink)
-    events: list[Event] = []
-    if event_list is not None:
-        append = events.append
-        for index, raw in enumerate(event_list):
-            event = read_event(raw, index, scope, issues)
-            if event is not None:
-                append(event)
-
-    if issues:
-        raise EpcisValidationError(issues)
-    return EpcisDocument(
-        context=document["@context"],
+        event_list = _capture_event_list(document.get("epcisBody"), document, scope, sink)
+    return Head(
+        context=document.get("@context"),
+        scope=scope,
+        type=document_type,
         schema_version=schema_version,
         creation_date=creation_date,
         header=header,
-        events=events,
-        namespaces=dict(scope.namespaces),
-        type=document_type,
+        event_list=event_list,
     )
 
 
 def _capture_event_list(
     body: Any, document: dict[str, Any], scope: Scope, sink: Sink
-) -> tuple[list[Any] | None, str]:
+) -> list[Any] | None:
     """epcisBody.eventList of an EPCISDocument."""
     path = "epcisBody.eventList"
     if type(body) is not dict:
         _missing_object(body, "epcisBody", document, "it holds the eventList", sink)
-        return None, path
+        return None
     for key in body:
         if key != "eventList":
             check_extension(key, f"epcisBody.{key}", scope, sink)
-    return _event_list(body, path, sink), path
+    return _event_list(body, path, sink)
 
 
 def _query_event_list(
     body: Any, document: dict[str, Any], scope: Scope, sink: Sink
-) -> tuple[list[Any] | None, str]:
+) -> list[Any] | None:
     """epcisBody.queryResults.resultsBody.eventList of an EPCISQueryDocument."""
     path = "epcisBody.queryResults.resultsBody.eventList"
     if type(body) is not dict:
         _missing_object(body, "epcisBody", document, "it holds the queryResults", sink)
-        return None, path
+        return None
     for key in body:
         if key != "queryResults":
             check_extension(key, f"epcisBody.{key}", scope, sink)
     results = body.get("queryResults")
     if type(results) is not dict:
         _missing_object(results, "epcisBody.queryResults", body, "it holds the results", sink)
-        return None, path
+        return None
     for key, value in results.items():
         if key in ("queryName", "subscriptionID"):
             if type(value) is not str:
@@ -173,13 +207,13 @@ def _query_event_list(
     where = "epcisBody.queryResults.resultsBody"
     if type(results_body) is not dict:
         _missing_object(results_body, where, results, "it holds the eventList", sink)
-        return None, path
+        return None
     for key in results_body:
         if key not in ("eventList", "vocabularyList"):
             check_extension(key, f"{where}.{key}", scope, sink)
     if "vocabularyList" in results_body:
         _check_vocabulary_list(results_body["vocabularyList"], f"{where}.vocabularyList", sink)
-    return _event_list(results_body, path, sink), path
+    return _event_list(results_body, path, sink)
 
 
 def _missing_object(value: Any, field: str, parent: dict[str, Any], role: str, sink: Sink) -> None:
