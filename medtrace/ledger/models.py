@@ -241,4 +241,11 @@ class GenealogyEdge(models.Model):
         indexes = [
             models.Index(fields=["child", "kind"], name="edge_child_idx"),
             models.Index(fields=["parent", "kind"], name="edge_parent_idx"),
+            # Current containment (what is inside what now) is read on every capture.
+            models.Index(fields=["parent"], condition=models.Q(valid_to__isnull=True),
+                         name="edge_open_parent_idx"),
+            models.Index(fields=["child"], condition=models.Q(valid_to__isnull=True),
+                         name="edge_open_child_idx"),
         ]
+
+from .models_queries import NamedQuery, QuerySubscription  # noqa: E402, F401

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+import json
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from . import bulk
 from .facts import SHIPPING_STEPS, Fact, ilmd_value
 from .identifiers import EpcResolver, products_by_di
 from .models import EdgeKind, GenealogyEdge, UnitState
@@ -77,9 +81,7 @@ class Projector:
 
     def load(self, facts: list[Fact]) -> None:
         epcs = sorted({e for f in facts for e in f.instance_epcs()})
-        for part in _chunks(epcs):
-            for row in UnitState.objects.filter(epc__in=part).values("epc", *_STATE_FIELDS):
-                self.states[row.pop("epc")] = row
+        self._load_states(epcs)
         # Open containment edges touching the batch, and everything below the batch's objects
         # (a shipping event on a pallet moves its cases and their units).
         self._load_open_edges(epcs)
@@ -88,38 +90,58 @@ class Projector:
         if not epcs:
             return
         table = GenealogyEdge._meta.db_table
-        seen: set[int] = set()
-        for part in _chunks(epcs, 500):
-            marks = ", ".join(["%s"] * len(part))
-            sql = f"""
-                WITH RECURSIVE below(epc) AS (
-                    SELECT child FROM {table}
-                     WHERE parent IN ({marks}) AND valid_to IS NULL AND kind IN (%s, %s)
-                    UNION
-                    SELECT e.child FROM {table} e JOIN below b ON e.parent = b.epc
-                     WHERE e.valid_to IS NULL AND e.kind IN (%s, %s)
-                )
-                SELECT id, parent, child, kind, event_id, valid_from FROM {table}
-                 WHERE valid_to IS NULL AND kind IN (%s, %s)
-                   AND (parent IN ({marks}) OR child IN ({marks})
-                        OR parent IN (SELECT epc FROM below))
-            """  # noqa: S608 - table name is ours, values are bound
-            kinds = [EdgeKind.AGGREGATED.value, EdgeKind.ASSOCIATED.value]
-            params = [*part, *kinds, *kinds, *kinds, *part, *part]
+        # The seed set is one parameter: a text array on PostgreSQL, a JSON array on SQLite.
+        if bulk.is_postgresql():
+            seeds_sql, seeds_param = "SELECT unnest(%s::text[]) AS epc", epcs
+        else:
+            seeds_sql, seeds_param = "SELECT value AS epc FROM json_each(%s)", json.dumps(epcs)
+        open_ = "valid_to IS NULL AND kind IN ('aggregated', 'associated')"
+        sql = f"""
+            WITH RECURSIVE seeds(epc) AS ({seeds_sql}),
+            below(epc) AS (
+                SELECT e.child FROM {table} e JOIN seeds s ON e.parent = s.epc
+                 WHERE e.{open_}
+                UNION
+                SELECT e.child FROM {table} e JOIN below b ON e.parent = b.epc
+                 WHERE e.{open_}
+            ),
+            parents(epc) AS (SELECT epc FROM seeds UNION SELECT epc FROM below)
+            SELECT e.id, e.parent, e.child, e.kind, e.event_id, e.valid_from
+              FROM {table} e JOIN parents p ON e.parent = p.epc WHERE e.{open_}
+            UNION
+            SELECT e.id, e.parent, e.child, e.kind, e.event_id, e.valid_from
+              FROM {table} e JOIN seeds s ON e.child = s.epc WHERE e.{open_}
+        """  # noqa: S608 - table name is ours, values are bound
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [seeds_param])
+            rows = cursor.fetchall()
+        for edge_id, parent, child, kind, event_id, valid_from in rows:
+            if isinstance(valid_from, str):  # SQLite returns raw text from a raw query
+                valid_from = parse_datetime(valid_from)
+                if valid_from is not None and timezone.is_naive(valid_from):
+                    valid_from = timezone.make_aware(valid_from, UTC)
+            edge = _Edge(id=edge_id, parent=parent, child=child, kind=kind,
+                         event_id=event_id, valid_from=valid_from)
+            self.edges.append(edge)
+            self.children[parent][child] = edge
+            self.holder[(child, kind)] = edge
+        self._load_states(sorted({e.child for e in self.edges} - set(self.states)))
+
+    def _load_states(self, epcs: list[str]) -> None:
+        if not epcs:
+            return
+        if bulk.is_postgresql():
+            # One round trip with an array parameter instead of thousands of IN placeholders.
+            cols = ", ".join(["epc", *_STATE_FIELDS])
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                rows = cursor.fetchall()
-            for edge_id, parent, child, kind, event_id, valid_from in rows:
-                if edge_id in seen:
-                    continue
-                seen.add(edge_id)
-                edge = _Edge(id=edge_id, parent=parent, child=child, kind=kind,
-                             event_id=event_id, valid_from=valid_from)
-                self.edges.append(edge)
-                self.children[parent][child] = edge
-                self.holder[(child, kind)] = edge
-        below = {e.child for e in self.edges} - set(self.states)
-        for part in _chunks(sorted(below)):
+                cursor.execute(
+                    f"SELECT {cols} FROM {UnitState._meta.db_table} WHERE epc = ANY(%s)",  # noqa: S608
+                    [epcs],
+                )
+                for row in cursor.fetchall():
+                    self.states[row[0]] = dict(zip(_STATE_FIELDS, row[1:], strict=True))
+            return
+        for part in _chunks(epcs):
             for row in UnitState.objects.filter(epc__in=part).values("epc", *_STATE_FIELDS):
                 self.states[row.pop("epc")] = row
 
@@ -315,29 +337,72 @@ class Projector:
             di = state.pop("_di", None)
             if di and state.get("product_id") is None:
                 state["product_id"] = products.get(di)
-            rows.append(UnitState(epc=epc, **state))
+            rows.append((epc, *(state[f] for f in _STATE_FIELDS)))
+        new = [(e.parent, e.child, e.kind, e.event_id, e.valid_from, e.valid_to, e.end_event_id)
+               for e in self.edges if e.id is None]
+        ended = [(e.id, e.valid_to, e.end_event_id) for e in self.edges
+                 if e.id is not None and e.dirty]
         with transaction.atomic():
-            if rows:
-                UnitState.objects.bulk_create(
-                    rows, batch_size=1000, update_conflicts=True, unique_fields=["epc"],
-                    update_fields=[f for f in _STATE_FIELDS if f != "first_event_time"],
-                )
-            new = [
-                GenealogyEdge(parent=e.parent, child=e.child, kind=e.kind, event_id=e.event_id,
-                              valid_from=e.valid_from, valid_to=e.valid_to,
-                              end_event_id=e.end_event_id)
-                for e in self.edges if e.id is None
-            ]
-            if new:
-                GenealogyEdge.objects.bulk_create(new, batch_size=1000)
-            ended = [
-                GenealogyEdge(id=e.id, valid_to=e.valid_to, end_event_id=e.end_event_id)
-                for e in self.edges if e.id is not None and e.dirty
-            ]
-            if ended:
-                GenealogyEdge.objects.bulk_update(ended, ["valid_to", "end_event_id"],
-                                                  batch_size=1000)
+            _upsert_states(rows)
+            bulk.insert_rows(GenealogyEdge, _EDGE_COLUMNS, new)
+            _end_edges(ended)
         self.dirty.clear()
+
+
+_EDGE_COLUMNS = ("parent", "child", "kind", "event_id", "valid_from", "valid_to",
+                 "end_event_id")
+
+
+def _upsert_states(rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    if not bulk.is_postgresql():
+        UnitState.objects.bulk_create(
+            [UnitState(epc=row[0], **dict(zip(_STATE_FIELDS, row[1:], strict=True)))
+             for row in rows],
+            batch_size=1000, update_conflicts=True, unique_fields=["epc"],
+            update_fields=[f for f in _STATE_FIELDS if f != "first_event_time"],
+        )
+        return
+    table = UnitState._meta.db_table
+    columns = ["epc", *_STATE_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS medtrace_unitstate_stage "
+            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE medtrace_unitstate_stage")
+        with cursor.cursor.copy(
+            f"COPY medtrace_unitstate_stage ({', '.join(columns)}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _STATE_FIELDS
+                            if c != "first_event_time")
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+            f"SELECT {', '.join(columns)} FROM medtrace_unitstate_stage "
+            f"ON CONFLICT (epc) DO UPDATE SET {updates}"
+        )
+
+
+def _end_edges(rows: list[tuple[int, Any, Any]]) -> None:
+    if not rows:
+        return
+    if not bulk.is_postgresql():
+        GenealogyEdge.objects.bulk_update(
+            [GenealogyEdge(id=i, valid_to=t, end_event_id=e) for i, t, e in rows],
+            ["valid_to", "end_event_id"], batch_size=1000,
+        )
+        return
+    table = GenealogyEdge._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS g SET valid_to = v.valid_to, end_event_id = v.end_event_id "  # noqa: S608
+            f"FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[]) "
+            f"AS v(id, valid_to, end_event_id) WHERE g.id = v.id",
+            [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+        )
 
 
 def project(facts: list[Fact], resolver: EpcResolver | None = None) -> None:

@@ -21,6 +21,7 @@ from medtrace.accounts.models import User
 from medtrace.lib import epcis
 from medtrace.lib.epcis.event_hash import event_hash
 
+from . import bulk
 from .facts import Fact
 from .identifiers import EpcResolver
 from .models import (
@@ -130,48 +131,54 @@ def _stored_document(prep: _Prepared, record_time: datetime) -> dict[str, Any]:
     return document
 
 
+_EVENT_COLUMNS = (
+    "id", "event_id", "event_type", "action", "event_time", "event_time_zone_offset",
+    "record_time", "biz_step", "disposition", "read_point", "biz_location", "capture_job_id",
+    "content_sha256", "document",
+)
+
+
 def _write(prepared: list[_Prepared], job: CaptureJob | None) -> list[tuple[_Prepared, int]]:
     """Insert Event rows and their index rows in bulk; returns (prepared, pk) pairs."""
+    if not prepared:
+        return []
     now = timezone.now()
-    rows = [
-        Event(
-            event_id=p.event_id, event_type=p.event.type, action=p.event.action,
-            event_time=p.event.event_time,
-            event_time_zone_offset=p.event.event_time_zone_offset, record_time=now,
-            biz_step=p.event.biz_step, disposition=p.event.disposition,
-            read_point=p.event.read_point, biz_location=p.event.biz_location,
-            capture_job=job, content_sha256=p.content_sha256,
-            document=_stored_document(p, now),
-        )
+    job_id = job.pk if job is not None else None
+    values = [
+        (p.event_id, p.event.type, p.event.action, p.event.event_time,
+         p.event.event_time_zone_offset, now, p.event.biz_step, p.event.disposition,
+         p.event.read_point, p.event.biz_location, job_id, p.content_sha256,
+         _stored_document(p, now))
         for p in prepared
     ]
-    Event.objects.bulk_create(rows, batch_size=2000)
-    pairs = [(p, row.pk) for p, row in zip(prepared, rows, strict=True)]
-    epc_rows: list[EventEpc] = []
-    qty_rows: list[EventQuantity] = []
-    btt_rows: list[EventBizTransaction] = []
-    sd_rows: list[EventSourceDest] = []
+    if bulk.is_postgresql():
+        ids = bulk.reserve_ids(Event, len(values))
+        bulk.insert_rows(Event, _EVENT_COLUMNS,
+                         [(pk, *row) for pk, row in zip(ids, values, strict=True)],
+                         json_columns=("document",))
+    else:
+        rows = [Event(**dict(zip(_EVENT_COLUMNS[1:], row, strict=True))) for row in values]
+        Event.objects.bulk_create(rows, batch_size=2000)
+        ids = [row.pk for row in rows]
+    pairs = list(zip(prepared, ids, strict=True))
+    epc_rows: list[tuple[Any, ...]] = []
+    qty_rows: list[tuple[Any, ...]] = []
+    btt_rows: list[tuple[Any, ...]] = []
+    sd_rows: list[tuple[Any, ...]] = []
     for p, pk in pairs:
         t = p.event.event_time
-        for role, values in p.epcs.items():
-            epc_rows.extend(EventEpc(event_id=pk, epc=v, role=role, event_time=t) for v in values)
-        qty_rows.extend(
-            EventQuantity(event_id=pk, epc_class=q.epc_class, quantity=q.quantity, uom=q.uom,
-                          role=q.role, event_time=t)
-            for q in p.event.quantities
-        )
-        btt_rows.extend(
-            EventBizTransaction(event_id=pk, type=typ, value=value)
-            for typ, value in p.event.biz_transactions
-        )
-        sd_rows.extend(EventSourceDest(event_id=pk, kind="source", type=typ, value=value)
-                       for typ, value in p.event.sources)
-        sd_rows.extend(EventSourceDest(event_id=pk, kind="destination", type=typ, value=value)
-                       for typ, value in p.event.destinations)
-    EventEpc.objects.bulk_create(epc_rows, batch_size=5000)
-    EventQuantity.objects.bulk_create(qty_rows, batch_size=5000)
-    EventBizTransaction.objects.bulk_create(btt_rows, batch_size=5000)
-    EventSourceDest.objects.bulk_create(sd_rows, batch_size=5000)
+        for role, epcs in p.epcs.items():
+            epc_rows.extend((pk, epc, role, t) for epc in epcs)
+        qty_rows.extend((pk, q.epc_class, q.quantity, q.uom, q.role, t)
+                        for q in p.event.quantities)
+        btt_rows.extend((pk, typ, value) for typ, value in p.event.biz_transactions)
+        sd_rows.extend((pk, "source", typ, value) for typ, value in p.event.sources)
+        sd_rows.extend((pk, "destination", typ, value) for typ, value in p.event.destinations)
+    bulk.insert_rows(EventEpc, ("event_id", "epc", "role", "event_time"), epc_rows)
+    bulk.insert_rows(EventQuantity,
+                     ("event_id", "epc_class", "quantity", "uom", "role", "event_time"), qty_rows)
+    bulk.insert_rows(EventBizTransaction, ("event_id", "type", "value"), btt_rows)
+    bulk.insert_rows(EventSourceDest, ("event_id", "kind", "type", "value"), sd_rows)
     return pairs
 
 
