@@ -90,7 +90,7 @@ def _event(kind: str, moment: datetime, **fields: Any) -> dict[str, Any]:
 
 
 def _wo(n: int) -> list[dict[str, str]]:
-    return [{"type": "urn:epcglobal:cbv:btt:po", "bizTransaction": f"urn:medtrace:wo:WO{n:06d}"}]
+    return [{"type": "prodorder", "bizTransaction": f"urn:medtrace:wo:WO{n:06d}"}]
 
 
 def generate(plan: Plan) -> Iterator[list[dict[str, Any]]]:
