@@ -1,21 +1,23 @@
 """CBV 2.0 vocabularies (GS1 Core Business Vocabulary, ratified June 2022).
 
-The term lists are written here from CBV 2.0 §7-§8 and the CBV ontology
+The term lists are written here from the CBV 2.0 standard and its ontology
 (https://ref.gs1.org/cbv); the conformance tests prove they equal the ontology and the JSON-LD
 sub-contexts. The app never reads those files at run time.
 
 A CBV term has three spellings:
 
-- the bare term used in EPCIS 2.0 JSON-LD (``"shipping"``), which the EPCIS context maps to
+- the bare term used in EPCIS 2.0 JSON-LD (``"shipping"``), which the EPCIS context expands to
 - the GS1 Web URI (``https://ref.gs1.org/cbv/BizStep-shipping``), the canonical form in CBV 2.0
   and in the event hash, and
-- the EPCIS 1.x URN (``urn:epcglobal:cbv:bizstep:shipping``), still accepted by CBV 2.0 §8.
+- the EPCIS 1.x URN (``urn:epcglobal:cbv:bizstep:shipping``), which CBV 2.0 keeps as
+  an equivalent (owl:sameAs in the ontology).
 
 A ``cbv:`` CURIE (``cbv:BizStep-shipping``) is the Web URI abbreviated with the prefix the
 standard EPCIS context defines, so it is read as the Web URI.
 
 We store the bare term for CBV values (one spelling per term keeps queries simple) and any other
-URI unchanged.
+URI unchanged. These functions accept all three spellings; the JSON validator (values.py) is
+stricter, like the GS1 JSON Schema, and refuses the 1.x URN spelling in JSON documents.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ __all__ = [
 
 WEB_URI_BASE = "https://ref.gs1.org/cbv/"
 
-# CBV 2.0 §7.1 Business steps.
+# CBV 2.0 business steps (cbv:BizStep-*).
 BIZ_STEPS: frozenset[str] = frozenset(
     {
         "accepting",
@@ -88,7 +90,7 @@ BIZ_STEPS: frozenset[str] = frozenset(
     }
 )
 
-# CBV 2.0 §7.2 Dispositions.
+# CBV 2.0 dispositions (cbv:Disp-*).
 DISPOSITIONS: frozenset[str] = frozenset(
     {
         "active",
@@ -127,7 +129,7 @@ DISPOSITIONS: frozenset[str] = frozenset(
     }
 )
 
-# CBV 2.0 §7.3 Business transaction types.
+# CBV 2.0 business transaction types (cbv:BTT-*).
 BIZ_TRANSACTION_TYPES: frozenset[str] = frozenset(
     {
         "bol",
@@ -146,13 +148,13 @@ BIZ_TRANSACTION_TYPES: frozenset[str] = frozenset(
     }
 )
 
-# CBV 2.0 §7.4 Source/destination types.
+# CBV 2.0 source/destination types (cbv:SDT-*).
 SOURCE_DEST_TYPES: frozenset[str] = frozenset({"location", "owning_party", "possessing_party"})
 
-# CBV 2.0 §7.5 Error reasons.
+# CBV 2.0 error reasons (cbv:ER-*).
 ERROR_REASONS: frozenset[str] = frozenset({"did_not_occur", "incorrect_data"})
 
-# CBV 2.0 §7.6 Sensor measurement components (sensorReport.component).
+# CBV 2.0 sensor measurement components (cbv:Comp-*, sensorReport.component).
 COMPONENTS: frozenset[str] = frozenset(
     {
         "x",

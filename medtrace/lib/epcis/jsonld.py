@@ -4,8 +4,8 @@ We never fetch a context over the network. The prefixes of the standard EPCIS 2.
 written here from the GS1 context files (a test proves they agree); any other remote context is
 opaque to us, so a document that references one may use prefixes we cannot see (see Scope).
 
-EPCIS 2.0 §6.2 / §9.3 (user extensions): a property that the standard does not define must be a
-namespaced name: ``prefix:name`` with the prefix declared in an in-scope @context, or a full IRI.
+EPCIS 2.0 user extensions: a property that the standard does not define must be a namespaced
+name: ``prefix:name`` with the prefix declared in an in-scope @context, or a full IRI.
 """
 
 from __future__ import annotations

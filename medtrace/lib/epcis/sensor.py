@@ -1,4 +1,4 @@
-"""sensorElementList (EPCIS 2.0 §7.3.7): sensorMetadata and sensorReport structures."""
+"""sensorElementList (EPCIS 2.0 sensor data): sensorMetadata and sensorReport structures."""
 
 from __future__ import annotations
 
@@ -185,6 +185,6 @@ def _check_reports(value: Any, field: str, scope: Scope, sink: Sink) -> None:
         sink.add(field, f"expected a non-empty array of sensor reports, got {describe(value)}")
         return
     for position, report in enumerate(value):
-        # sensorReport.type is optional: EPCIS 2.0 §7.3.7.3 and the XSD make it so (a report may
+        # sensorReport.type is optional: the EPCIS 2.0 XSD declares it use="optional" (a report may
         # carry only an exception or a stringValue); the JSON Schema alone requires it.
         _check_object(report, f"{field}[{position}]", _REPORT, scope, sink, "a sensor report")
