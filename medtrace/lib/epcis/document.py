@@ -264,8 +264,8 @@ def _check_document_type(document: dict[str, Any], sink: Sink) -> str:
         return "EPCISDocument"
     body = document.get("epcisBody")
     if not (type(body) is dict and type(body.get("eventList")) is list):
-        # A document without type is tolerated when its epcisBody.eventList says what it is
-        # (OpenEPCIS' SensorData_with_combined_events.json is such a valid capture).
+        # A document without type is tolerated when its epcisBody.eventList says what it is:
+        # some producers omit it, and nothing else could be meant.
         sink.add("type", 'type is required: "EPCISDocument"')
     return "EPCISDocument"
 
