@@ -358,3 +358,40 @@ USERS: list[tuple[str, str | None, str | None, str]] = [
 ]
 
 DEMO_PASSWORD = "medtrace-demo"
+
+MATERIALS += [
+    {
+        "code": "M-MCU-32",
+        "name": "32 位主控芯片",
+        "name_en": "32-bit MCU",
+        "kind": "component",
+        "tracking": "lot",
+        "uom": "EA",
+        "critical": True,
+        "suppliers": [("sup_elec", "MCU-F4-LQFP64")],
+    },
+    {
+        "code": "M-CAP-100N",
+        "name": "贴片电容 100nF",
+        "name_en": "SMD capacitor 100 nF",
+        "kind": "component",
+        "tracking": "lot",
+        "uom": "EA",
+        "critical": False,
+        "suppliers": [("sup_elec", "CAP-0603-100N")],
+    },
+]
+
+# The GS1 trade item each material is labelled with: (company prefix, item reference). These
+# are the identifiers the demo's event stream (medtrace.ledger.generator) uses.
+MATERIAL_GTINS: dict[str, tuple[str, str]] = {
+    "M-MOTOR-24": ("6920001", "00001"),
+    "M-BATT-LI": ("6920002", "00002"),
+    "M-MCU-32": ("6920002", "00003"),
+    "M-CAP-100N": ("6920002", "00004"),
+    "M-PSENS-01": ("6920002", "00005"),
+    "M-PCB-IP300": ("6901234", "90001"),
+}
+
+# Events of the demo: pumps made, packed, shipped and installed (see medtrace.ledger.generator).
+DEMO_PUMPS = 60

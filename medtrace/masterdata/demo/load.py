@@ -101,10 +101,14 @@ def _location(parties: dict[str, Party], row: tuple, summary: DemoSummary) -> No
 def _material(parties: dict[str, Party], spec: dict, summary: DemoSummary) -> None:
     if Material.objects.filter(code=spec["code"]).exists():
         return
+    fields = {k: spec[k] for k in ("code", "name", "name_en", "kind", "tracking", "uom",
+                                     "critical")}
+    if spec["code"] in data.MATERIAL_GTINS:
+        prefix, item = data.MATERIAL_GTINS[spec["code"]]
+        fields["gtin"] = _gtin("0", prefix, item)
+        fields["gcp_length"] = len(prefix)
     services.material_create(
-        data={
-            k: spec[k] for k in ("code", "name", "name_en", "kind", "tracking", "uom", "critical")
-        },
+        data=fields,
         suppliers=[
             {"supplier_id": parties[key].pk, "supplier_part_no": part}
             for key, part in spec["suppliers"]
@@ -221,6 +225,23 @@ def _scaled_hospitals(units: int, summary: DemoSummary) -> dict[str, Party]:
     return extra
 
 
+def _events(units: int, hospital_prefixes: list[str], summary: DemoSummary,
+            log: Callable[[str], None]) -> None:
+    """Capture the demo's event story once: pumps made, packed, shipped and installed."""
+    from medtrace.ledger import generator
+    from medtrace.ledger.models import Event
+    from medtrace.ledger.services import capture_document
+
+    if Event.objects.exists():
+        return
+    plan = generator.Plan(units=units, hospitals=tuple(hospital_prefixes))
+    for batch in generator.generate(plan):
+        capture_document(data=generator.document(batch), user=None)
+        summary.created["events"] = summary.created.get("events", 0) + len(batch)
+        if units >= 1000:
+            log(f"  … {summary.created['events']} events captured")
+
+
 def load_demo(*, units: int = 0, log: Callable[[str], None] = print) -> DemoSummary:
     summary = DemoSummary()
     with transaction.atomic():
@@ -233,6 +254,8 @@ def load_demo(*, units: int = 0, log: Callable[[str], None] = print) -> DemoSumm
         for spec in data.PRODUCTS:
             _product(parties["mfr"], spec, summary)
         _users(parties, summary)
-        if units:
-            _scaled_hospitals(units, summary)
+        extra = _scaled_hospitals(units, summary) if units else {}
+        hospitals = [parties["hosp_a"], parties["hosp_b"], *extra.values()]
+    # Each work order is captured in its own transaction, like a real production line would.
+    _events(units or data.DEMO_PUMPS, [h.gs1_company_prefix for h in hospitals], summary, log)
     return summary

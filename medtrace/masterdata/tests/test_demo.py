@@ -49,7 +49,25 @@ def test_demo_if_empty_leaves_an_existing_database_alone() -> None:
     assert "not reloaded" in out.getvalue()
 
 
-def test_demo_units_scales_the_hospital_network() -> None:
-    call_command("demo", "--units", "2000", stdout=io.StringIO())
+def test_demo_units_scales_the_same_shape() -> None:
+    from medtrace.ledger.models import UnitState
 
-    assert Party.objects.filter(role="hospital").count() == 4
+    call_command("demo", "--units", "1500", stdout=io.StringIO())
+
+    pump = Product.objects.get(model="IP-300")
+    assert Party.objects.filter(role="hospital").count() == 3
+    assert UnitState.objects.filter(product=pump).count() == 1500
+    holders = set(UnitState.objects.filter(product=pump).values_list("possessing_party",
+                                                                     flat=True))
+    assert len(holders) >= 3  # spread over the hospitals, including the added one
+
+
+def test_the_demo_story_puts_pumps_in_hospitals() -> None:
+    from medtrace.ledger.models import Event, UnitState
+
+    call_command("demo", stdout=io.StringIO())
+
+    pump = Product.objects.get(model="IP-300")
+    installed = UnitState.objects.filter(product=pump, biz_step="installing")
+    assert Event.objects.count() > 300
+    assert installed.count() >= 50
