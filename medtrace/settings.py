@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "medtrace.accounts",
     "medtrace.masterdata",
     "medtrace.ledger",
+    "medtrace.trace",
     "medtrace.web",
 ]
 

@@ -1,0 +1,472 @@
+"""Backward and forward trace: recursive CTEs over ``GenealogyEdge`` (DESIGN §7).
+
+Edges point from the containing or produced object (``parent``) to the contained or consumed
+one (``child``). Each walk is one ``WITH RECURSIVE`` statement, identical on SQLite and
+PostgreSQL: ``UNION`` drops repeated rows and ``MAX_DEPTH`` bounds a cycle bad data could make.
+Parties are resolved in bulk (``resolve_holders``), never per node.
+
+Backward (composition) follows transformed edges (permanent: material consumed) and current
+association edges (installed parts) down from the start; aggregation is packaging, not
+composition, so it is followed only from a container, into a separate ``contents`` list.
+
+Forward (recall impact) goes up from the start through transformed edges (anything made from
+it, at any depth) and current association edges (whatever it is installed in, nested), and down
+through current aggregation edges (whatever is packed inside it, nested). Directions do not mix:
+a lot packed on a pallet does not make everything else made from that lot part of the pallet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+
+from medtrace.ledger.identifiers import Holder, resolve_holders
+from medtrace.lib import udi
+from medtrace.masterdata.models import Material, MaterialSupplier, Product
+
+from .kinds import epc_kind, is_class_level
+from .sql import (
+    EDGE,
+    EVENT,
+    EVENT_EPC,
+    EVENT_QTY,
+    MAX_DEPTH,
+    PRODUCT,
+    PRODUCT_ID,
+    RETRACTION,
+    UNIT,
+    fetch,
+    iso,
+    json_has_key,
+    json_key,
+    loads,
+)
+
+TRANSFORMED, ASSOCIATED, AGGREGATED = "transformed", "associated", "aggregated"
+INSPECTING = "inspecting"
+RECEIVING = ("receiving", "accepting")
+
+
+def holder_dict(value: str, holder: Holder | None) -> dict[str, Any]:
+    """``{"id", "gln", "name", "role"}``: the raw party/location identifier and its Party."""
+    if holder is None:
+        return {"id": value, "gln": None, "name": None, "role": None}
+    return {"id": value, "gln": holder.gln, "name": holder.name, "role": holder.role}
+
+
+def _open_only(history: bool, alias: str = "g") -> str:
+    """Without history only edges still in force: transformation edges never end."""
+    if history:
+        return ""
+    return f"AND ({alias}.kind = '{TRANSFORMED}' OR {alias}.valid_to IS NULL)"
+
+
+# Backward ------------------------------------------------------------------------------------
+
+
+def _backward_cte(history: bool) -> str:
+    """``walk`` rows: (epc, parent, kind, event_id, vfrom, vto, depth, cur, lane).
+
+    lane ``parts`` = composition (transformed + associated), lane ``contents`` = packaging
+    (aggregated), entered only from the start object.
+    """
+    return f"""
+    WITH RECURSIVE walk(epc, parent, kind, event_id, vfrom, vto, depth, cur, lane) AS (
+        SELECT g.child, g.parent, g.kind, g.event_id, g.valid_from, g.valid_to, 1,
+               CASE WHEN g.valid_to IS NULL THEN 1 ELSE 0 END,
+               CASE WHEN g.kind = '{AGGREGATED}' THEN 'contents' ELSE 'parts' END
+          FROM {EDGE} g
+         WHERE g.parent = %s {_open_only(history)}
+        UNION
+        SELECT g.child, g.parent, g.kind, g.event_id, g.valid_from, g.valid_to, w.depth + 1,
+               CASE WHEN w.cur = 1 AND g.valid_to IS NULL THEN 1 ELSE 0 END, w.lane
+          FROM {EDGE} g JOIN walk w ON g.parent = w.epc
+         WHERE w.depth < {MAX_DEPTH} {_open_only(history)}
+           AND ((w.lane = 'parts' AND g.kind IN ('{TRANSFORMED}', '{ASSOCIATED}'))
+                OR (w.lane = 'contents' AND g.kind = '{AGGREGATED}'))
+    )
+    """
+
+
+def _backward_sql(history: bool) -> str:
+    return (
+        _backward_cte(history)
+        + f"""
+    SELECT w.epc, w.parent, w.kind, ev.event_id, w.vfrom, w.vto, w.depth, w.cur, w.lane,
+           u.gtin, u.serial, u.lot, u.expiry, u.disposition, u.biz_location, u.product_id
+      FROM walk w
+      JOIN {EVENT} ev ON ev.id = w.event_id
+      LEFT JOIN {UNIT} u ON u.epc = w.epc
+     ORDER BY w.depth, w.epc
+    """
+    )
+
+
+def _node_events_sql(history: bool) -> str:
+    """Inspections, certificates and receiving events of every node (the start included)."""
+    wanted = (
+        f"(e.biz_step IN ('{INSPECTING}', '{RECEIVING[0]}', '{RECEIVING[1]}') "
+        f"OR {json_has_key('e.document', 'certificationInfo')})"
+    )
+    columns = (
+        "e.event_id, e.event_time, e.biz_step, e.disposition, e.read_point, e.biz_location, "
+        f"{json_key('e.document', 'certificationInfo')}, "
+        f"{json_key('e.document', 'sourceList')}, "
+        "CASE WHEN r.id IS NULL THEN 0 ELSE 1 END"
+    )
+    return (
+        _backward_cte(history)
+        + f""",
+    nodes(epc) AS (SELECT epc FROM walk WHERE lane = 'parts' UNION SELECT %s)
+    SELECT n.epc, {columns}
+      FROM nodes n JOIN {EVENT_EPC} x ON x.epc = n.epc JOIN {EVENT} e ON e.id = x.event_id
+      LEFT JOIN {RETRACTION} r ON r.event_id = e.id
+     WHERE {wanted}
+    UNION ALL
+    SELECT n.epc, {columns}
+      FROM nodes n JOIN {EVENT_QTY} x ON x.epc_class = n.epc JOIN {EVENT} e ON e.id = x.event_id
+      LEFT JOIN {RETRACTION} r ON r.event_id = e.id
+     WHERE {wanted}
+    """
+    )
+
+
+def _identity_facts(epc: str) -> tuple[str | None, str | None, str | None]:
+    """(gtin, serial, lot) an identifier carries, without a query (company prefix in the URN)."""
+    try:
+        identity = udi.parse(epc)
+    except udi.UdiError:
+        return None, None, None
+    hibc = identity.hibc
+    return (identity.gtin or (hibc.di if hibc else None),
+            identity.serial or (hibc.serial if hibc else None),
+            identity.lot or (hibc.lot if hibc else None))  # fmt: skip
+
+
+@dataclass
+class _Node:
+    epc: str
+    gtin: str | None = None
+    serial: str | None = None
+    lot: str | None = None
+    expiry: Any = None
+    disposition: str | None = None
+    location: str | None = None
+    product_id: int | None = None
+    inspections: list[dict[str, Any]] = field(default_factory=list)
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+def _node_events(nodes: dict[str, _Node], start: str, history: bool) -> None:
+    rows = fetch(_node_events_sql(history), [start, start])
+    seen: set[tuple[str, str]] = set()
+    for (epc, event_id, event_time, biz_step, disposition, read_point, biz_location, cert,
+         sources, retracted) in sorted(rows, key=lambda r: (str(r[2]), r[1])):  # fmt: skip
+        node = nodes.get(epc)
+        if node is None or (epc, event_id) in seen:
+            continue
+        seen.add((epc, event_id))
+        if biz_step == INSPECTING:
+            node.inspections.append({
+                "eventID": event_id, "eventTime": iso(event_time), "disposition": disposition,
+                "readPoint": read_point, "bizLocation": biz_location,
+                "retracted": bool(retracted),
+            })  # fmt: skip
+        certificates = loads(cert)
+        if isinstance(certificates, str):
+            certificates = [certificates]
+        for value in certificates or []:
+            if isinstance(value, str):
+                node.certificates.append(
+                    {
+                        "certificationInfo": value,
+                        "eventID": event_id,
+                        "eventTime": iso(event_time),
+                        "retracted": bool(retracted),
+                    }
+                )
+        if biz_step in RECEIVING and not retracted:
+            items = loads(sources)
+            for wanted in ("owning_party", "possessing_party"):
+                for item in items if isinstance(items, list) else []:
+                    if (
+                        isinstance(item, dict)
+                        and isinstance(item.get("source"), str)
+                        and str(item.get("type", "")).endswith(wanted)
+                    ):
+                        node.sources.append(item["source"])
+
+
+def _catalogue(
+    nodes: dict[str, _Node],
+) -> tuple[dict[int, dict[str, Any]], dict[str, int], dict[str, dict[str, Any]]]:
+    """Products (by id and by DI) and materials (by GTIN, with suppliers) of the nodes."""
+    gtins = {n.gtin for n in nodes.values() if n.gtin}
+    ids = {n.product_id for n in nodes.values() if n.product_id}
+    products: dict[int, dict[str, Any]] = {}
+    by_di: dict[str, int] = {}
+    if gtins or ids:
+        for row in Product.objects.filter(Q(pk__in=ids) | Q(identifiers__di__in=gtins)).values(
+            "id", "name", "model", "identifiers__di"
+        ):
+            products[row["id"]] = {"id": row["id"], "name": row["name"], "model": row["model"]}
+            if row["identifiers__di"]:
+                by_di[row["identifiers__di"]] = row["id"]
+    materials: dict[str, dict[str, Any]] = {}
+    if gtins:
+        for material in Material.objects.filter(gtin__in=gtins):
+            materials[material.gtin] = {
+                "id": material.pk,
+                "code": material.code,
+                "name": material.name,
+                "suppliers": [],
+            }
+        sources = MaterialSupplier.objects.filter(material__gtin__in=gtins, approved=True).values(
+            "material__gtin", "supplier__gln", "supplier__name", "supplier__role"
+        )
+        for source in sources.order_by("supplier__name"):
+            materials[source["material__gtin"]]["suppliers"].append({
+                "id": source["supplier__gln"] or None, "gln": source["supplier__gln"] or None,
+                "name": source["supplier__name"], "role": source["supplier__role"],
+                "basis": "masterdata",
+            })  # fmt: skip
+    return products, by_di, materials
+
+
+def backward(
+    start: str, *, kind: str, state: dict[str, Any] | None, include_history: bool
+) -> dict[str, Any]:
+    rows = fetch(_backward_sql(include_history), [start])
+    nodes: dict[str, _Node] = {}
+    root = _Node(start)
+    if state is not None:
+        root = _Node(
+            start,
+            state["gtin"],
+            state["serial"],
+            state["lot"],
+            state["expiry"],
+            state["disposition"],
+            state["biz_location"],
+            state["product_id"],
+        )
+    else:
+        root.gtin, root.serial, root.lot = _identity_facts(start)
+    nodes[start] = root
+    children: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    edge_seen: set[tuple[Any, ...]] = set()
+    contents: dict[str, dict[str, Any]] = {}
+    for (epc, parent, edge_kind, event_id, vfrom, vto, depth, cur, lane, gtin, serial, lot,
+         expiry, disposition, location, product_id) in rows:  # fmt: skip
+        if epc not in nodes:
+            if gtin is None and serial is None and lot is None:
+                gtin, serial, lot = _identity_facts(epc)
+            nodes[epc] = _Node(epc, gtin, serial, lot, expiry, disposition, location, product_id)
+        edge = {"parent": parent, "relation": edge_kind, "eventID": event_id,
+                "valid_from": iso(vfrom), "valid_to": iso(vto), "current": bool(cur),
+                "level": depth}  # fmt: skip
+        if lane == "contents":
+            known = contents.get(epc)
+            if known is None or (edge["current"], -depth) > (known["current"], -known["level"]):
+                contents[epc] = edge
+            continue
+        key = (parent, epc, edge_kind, event_id, edge["valid_from"])
+        if key not in edge_seen:
+            edge_seen.add(key)
+            children[parent].append({"epc": epc, **edge})
+    _node_events(nodes, start, include_history)
+    products, by_di, materials = _catalogue(nodes)
+    holders = resolve_holders({s for n in nodes.values() for s in n.sources})
+
+    def describe(node: _Node) -> dict[str, Any]:
+        product_id = node.product_id or (by_di.get(node.gtin) if node.gtin else None)
+        material = materials.get(node.gtin or "")
+        supplier: dict[str, Any] | None = None
+        candidates: list[dict[str, Any]] = []
+        if node.sources:
+            source = node.sources[0]
+            supplier = {**holder_dict(source, holders.get(source)), "basis": "receiving_event"}
+        elif material is not None:
+            candidates = material["suppliers"]
+            supplier = candidates[0] if len(candidates) == 1 else None
+        return {
+            "epc": node.epc, "type": epc_kind(node.epc), "gtin": node.gtin,
+            "serial": node.serial, "lot": node.lot,
+            "expiry": node.expiry.isoformat() if hasattr(node.expiry, "isoformat") else None,
+            "product": products.get(product_id) if product_id else None,
+            "material": ({"id": material["id"], "code": material["code"],
+                          "name": material["name"]} if material else None),
+            "disposition": node.disposition, "location": node.location,
+            "supplier": supplier, "supplier_candidates": candidates if supplier is None else [],
+            "inspections": node.inspections, "certificates": node.certificates,
+        }  # fmt: skip
+
+    described = {epc: describe(node) for epc, node in nodes.items()}
+    count = 0
+
+    def subtree(epc: str, path: frozenset[str]) -> list[dict[str, Any]]:
+        nonlocal count
+        out = []
+        for edge in sorted(children.get(epc, []), key=lambda e: (not e["current"], e["epc"])):
+            if edge["epc"] in path:
+                continue  # a cycle in bad data: show the edge once, do not loop
+            count += 1
+            node = {**described[edge["epc"]], **{k: v for k, v in edge.items() if k != "epc"}}
+            node["children"] = subtree(edge["epc"], path | {edge["epc"]})
+            out.append(node)
+        return out
+
+    tree = {**described[start], "relation": None, "eventID": None, "valid_from": None,
+            "valid_to": None, "current": True, "level": 0, "parent": None,
+            "children": subtree(start, frozenset({start}))}  # fmt: skip
+    content_list = [
+        {**described[epc], **edge}
+        for epc, edge in sorted(contents.items(), key=lambda item: (item[1]["level"], item[0]))
+    ]
+    return {
+        "root": tree,
+        "count": count,
+        "contents": content_list,
+        "is_container": kind == "container" or bool(content_list),
+    }
+
+
+# Forward -------------------------------------------------------------------------------------
+
+
+def _forward_sql(history: bool, scope: str) -> str:
+    up_edges = f"g.kind IN ('{TRANSFORMED}', '{ASSOCIATED}') {_open_only(history)}"
+    down_edges = f"g.kind = '{AGGREGATED}' {_open_only(history)}"
+    scope_clause = f"AND (u.epc IS NULL OR {scope})" if scope else ""
+    return f"""
+    WITH RECURSIVE
+    up(epc, depth, cur, src) AS (
+        SELECT CAST(%s AS TEXT), 0, 1, CAST(NULL AS TEXT)
+        UNION
+        SELECT CAST(g.parent AS TEXT), w.depth + 1,
+               CASE WHEN w.cur = 1 AND g.valid_to IS NULL THEN 1 ELSE 0 END, w.epc
+          FROM {EDGE} g JOIN up w ON g.child = w.epc
+         WHERE {up_edges} AND w.depth < {MAX_DEPTH}
+    ),
+    down(epc, depth, cur) AS (
+        SELECT CAST(g.child AS TEXT), 1, CASE WHEN g.valid_to IS NULL THEN 1 ELSE 0 END
+          FROM {EDGE} g
+         WHERE g.parent = %s AND {down_edges}
+        UNION
+        SELECT CAST(g.child AS TEXT), w.depth + 1,
+               CASE WHEN w.cur = 1 AND g.valid_to IS NULL THEN 1 ELSE 0 END
+          FROM {EDGE} g JOIN down w ON g.parent = w.epc
+         WHERE {down_edges} AND w.depth < {MAX_DEPTH}
+    ),
+    hit(epc, depth, cur) AS (
+        SELECT epc, depth, cur FROM up
+        UNION ALL
+        SELECT epc, depth, cur FROM down
+    ),
+    best(epc, depth, cur) AS (
+        SELECT epc, MIN(depth), MAX(cur) FROM hit GROUP BY epc
+    ),
+    parts(epc, part_of) AS (
+        SELECT src, MIN(epc) FROM up WHERE src IS NOT NULL AND cur = 1 GROUP BY src
+    )
+    SELECT b.epc, b.depth, b.cur, pt.part_of, u.epc, u.gtin, u.serial, u.lot, u.expiry,
+           u.disposition, u.biz_location, COALESCE(u.possessing_party, u.owning_party), u.container,
+           u.installed_in, p.id, p.name, p.model
+      FROM best b
+      LEFT JOIN parts pt ON pt.epc = b.epc
+      LEFT JOIN {UNIT} u ON u.epc = b.epc
+      LEFT JOIN {PRODUCT_ID} pi ON u.product_id IS NULL AND pi.di = u.gtin
+      LEFT JOIN {PRODUCT} p ON p.id = COALESCE(u.product_id, pi.product_id)
+     WHERE 1 = 1 {scope_clause}
+     ORDER BY b.depth, b.epc
+    """
+
+
+@dataclass
+class ForwardResult:
+    """The forward trace; ``units`` rows are plain dicts in ForwardUnit's shape."""
+
+    id: str
+    epc: str
+    kind: str
+    include_history: bool
+    units: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    lots: list[dict[str, Any]]
+
+    @property
+    def count(self) -> int:
+        return len(self.units)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "epc": self.epc,
+            "kind": self.kind,
+            "include_history": self.include_history,
+            "count": self.count,
+            "summary": self.summary,
+            "lots": self.lots,
+            "units": self.units,
+        }
+
+
+def _unit_kind(epc: str, product_id: int | None) -> str:
+    if epc_kind(epc) == "container":
+        return "container"
+    return "product" if product_id is not None else "component"
+
+
+def forward(
+    start: str,
+    *,
+    query: str,
+    kind: str,
+    include_history: bool,
+    scope: tuple[str, list[Any]],
+    show_classes: bool,
+) -> ForwardResult:
+    where, scope_params = scope
+    rows = fetch(_forward_sql(include_history, where), [start, start, *scope_params])
+    holder_ids = {row[11] for row in rows if row[11]}
+    holders = resolve_holders(holder_ids) if holder_ids else {}
+    held: dict[str, dict[str, Any]] = {
+        value: holder_dict(value, holders.get(value)) for value in holder_ids
+    }
+    units: list[dict[str, Any]] = []
+    lots: list[dict[str, Any]] = []
+    counts: dict[str | None, int] = defaultdict(int)
+    for row in rows:
+        (epc, depth, cur, part_of, unit_epc, gtin, serial, lot, expiry, disposition,
+         location, holder, container, installed_in, product_id, name, model) = row  # fmt: skip
+        if unit_epc is None:
+            if show_classes and (is_class_level(epc_kind(epc)) or depth > 0):
+                lots.append(
+                    {"epc": epc, "type": epc_kind(epc), "level": depth, "current": bool(cur)}
+                )
+            continue
+        unit_kind = _unit_kind(epc, product_id)
+        if cur and part_of is None and unit_kind != "container":
+            counts[holder] += 1
+        units.append({
+            "epc": epc, "kind": unit_kind, "level": depth, "current": bool(cur),
+            "part_of": part_of, "gtin": gtin, "serial": serial, "lot": lot,
+            "expiry": expiry.isoformat() if hasattr(expiry, "isoformat") else expiry,
+            "product": ({"id": product_id, "name": name, "model": model}
+                        if product_id is not None else None),
+            "disposition": disposition, "location": location,
+            "holder": held[holder] if holder else None,
+            "contained_in": container, "installed_in": installed_in,
+        })  # fmt: skip
+    summary = [
+        {
+            **(held[value] if value else {"id": None, "gln": None, "name": None, "role": None}),
+            "count": n,
+        }
+        for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0] or ""))
+    ]
+    return ForwardResult(query, start, kind, include_history, units, summary, lots)

@@ -1,0 +1,324 @@
+"""Trace reads (DESIGN §7): unit timeline, backward trace (composition), forward trace (recall).
+
+Entry points take the identifier as a person or system typed it and the requesting user:
+
+- ``unit_timeline(id=..., user=...)``
+- ``trace_backward(id=..., user=..., include_history=False)``
+- ``trace_forward(id=..., user=..., include_history=False)``
+
+Each resolves the identifier once (``resolve_target``), checks that the user may trace
+(``check_trace_access``) and sees the start object, then runs a constant number of set-based
+queries, whatever the size of the answer. Partner custody goes through one choke point,
+``scope_units``; no other code filters units by party.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from medtrace.accounts.models import User
+from medtrace.accounts.roles import Role
+from medtrace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from medtrace.ledger.models import EventEpc, EventQuantity, UnitState
+from medtrace.lib import udi
+from medtrace.masterdata.models import Location, Party
+from medtrace.masterdata.selectors import resolve_udi
+
+from . import genealogy, timeline
+from .genealogy import ForwardResult, holder_dict
+from .kinds import epc_kind, is_class_level
+
+__all__ = [
+    "ForwardResult",
+    "Target",
+    "check_trace_access",
+    "epc_kind",
+    "resolve_target",
+    "scope_units",
+    "trace_backward",
+    "trace_forward",
+    "unit_timeline",
+]
+
+# How many same-serial candidates a 409 lists.
+_MAX_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Target:
+    """The object an ``id`` names, in the ledger's canonical spelling."""
+
+    query: str
+    epc: str
+    kind: str
+    state: dict[str, Any] | None
+
+    @property
+    def class_level(self) -> bool:
+        return is_class_level(self.kind)
+
+
+# Access --------------------------------------------------------------------------------------
+
+
+def check_trace_access(user: User | None) -> None:
+    """Who may trace: internal staff with a department role (or the ledger view permission),
+    and partner users (scoped to their custody by ``scope_units``). ``None`` is the CLI."""
+    if user is None or user.is_superuser or user.party_id is not None:
+        return
+    if user.has_perm("ledger.view_unitstate"):
+        return
+    if user.groups.filter(name__in=Role.values).exists():
+        return
+    raise PermissionDenied(
+        "Your account has no department role, so it cannot trace units; ask an administrator "
+        "for one (any department role may read traces)",
+        details={"required": "a department role or ledger.view_unitstate"},
+    )
+
+
+def party_identifiers(party: Party) -> set[str]:
+    """Every spelling under which the ledger may name a party or one of its places."""
+    ids: set[str] = set()
+    if party.gln:
+        ids.update(
+            {
+                party.gln,
+                f"https://id.gs1.org/417/{party.gln}",
+                f"https://id.gs1.org/414/{party.gln}",
+            }
+        )
+        prefix = party.gs1_company_prefix
+        if prefix and party.gln.startswith(prefix):
+            ids.add(f"urn:epc:id:pgln:{prefix}.{party.gln[len(prefix) : 12]}")
+            ids.add(udi.sgln_urn(party.gln, None, len(prefix)))
+    ids.update(Location.objects.filter(party=party).values_list("sgln", flat=True))
+    return ids
+
+
+def scope_units(user: User | None, qs: QuerySet[UnitState]) -> QuerySet[UnitState]:
+    """THE choke point of partner custody (DESIGN §9): the units ``user`` may see.
+
+    Internal users (and the CLI, ``user=None``) see every unit. A partner user (``user.party``
+    set) sees only units whose possessing or owning party is their party, named by its GLN, its
+    PGLN/SGLN URNs, a Digital Link, or one of its registered locations.
+    """
+    if user is None or user.party_id is None:
+        return qs
+    party = user.party
+    assert party is not None
+    ids = party_identifiers(party)
+    return qs.filter(Q(possessing_party__in=ids) | Q(owning_party__in=ids))
+
+
+def scope_sql(user: User | None, alias: str = "u") -> tuple[str, list[Any]]:
+    """``scope_units`` as an SQL condition on ``alias.epc``, for the raw walks ("" if none)."""
+    scoped = scope_units(user, UnitState.objects.all())
+    if not scoped.query.where:
+        return "", []
+    sql, params = scoped.values("epc").query.sql_with_params()
+    return f"{alias}.epc IN ({sql})", list(params)
+
+
+# Identifier resolution -----------------------------------------------------------------------
+
+
+def _looks_structured(text: str) -> bool:
+    stripped = text.strip()
+    return stripped.startswith(("(", "]", "+", "urn:", "http://", "https://")) or "\x1d" in text
+
+
+def _state(epc: str) -> dict[str, Any] | None:
+    row = (
+        UnitState.objects.filter(epc=epc)
+        .values("epc", "gtin", "serial", "lot", "expiry", "disposition", "biz_location",
+                "possessing_party", "owning_party", "container", "installed_in", "product_id",
+                "product__name", "product__model")
+        .first()
+    )  # fmt: skip
+    return dict(row) if row is not None else None
+
+
+def _by_serial(text: str, user: User | None, parse_error: ValidationFailed | None) -> str:
+    serial = text.strip()
+    qs = scope_units(user, UnitState.objects.filter(serial=serial))
+    candidates = list(qs.order_by("epc").values_list("epc", flat=True)[: _MAX_CANDIDATES + 1])
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        raise Conflict(
+            f"Serial {serial!r} belongs to {len(candidates)}"
+            f"{'+' if len(candidates) > _MAX_CANDIDATES else ''} units of different products; "
+            "scan the full UDI or give the EPC URN of one of them",
+            field="id",
+            details={"candidates": candidates[:_MAX_CANDIDATES]},
+        )
+    if parse_error is not None and _looks_structured(text):
+        raise ValidationFailed(parse_error.message, field="id", details=parse_error.details)
+    raise NotFound(
+        f"Nothing is known as {serial!r}: it is not the serial of any unit"
+        + (f", nor a valid UDI ({parse_error.message})" if parse_error else ""),
+        field="id",
+        details={"id": text},
+    )
+
+
+def _epc_from_identity(identity: udi.Identity, text: str) -> str | None:
+    hibc = identity.hibc
+    named = (
+        identity.serial
+        or identity.lot
+        or identity.sscc
+        or (hibc is not None and (hibc.serial or hibc.lot))
+    )
+    if not named:
+        return None
+    if identity.epc:
+        return identity.epc
+    if text.startswith("urn:"):
+        return text
+    # No company-prefix length known for this GTIN: find the unit by its GTIN and serial.
+    if identity.gtin and identity.serial:
+        found = UnitState.objects.filter(gtin=identity.gtin, serial=identity.serial).values_list(
+            "epc", flat=True
+        )[:1]
+        if found:
+            return found[0]
+    raise NotFound(
+        f"No unit is known as {text!r}: the company prefix of GTIN {identity.gtin} is not in "
+        "master data and no event names this unit",
+        field="id",
+        details={"gtin": identity.gtin, "serial": identity.serial, "lot": identity.lot},
+    )
+
+
+def resolve_target(text: str, *, user: User | None, allow_class: bool = True) -> Target:
+    """The ledger object ``text`` names, in any form of DESIGN §5.
+
+    EPC URN, Digital Link, bracketed element string, raw scan (with symbology identifier and GS
+    separators), HIBC; (01)+(10) names the lot (``urn:epc:class:lgtin:...``), (01)+(21) the unit;
+    otherwise the bare serial of a known unit (409 if several products share it). 404 when the
+    ledger has never seen the object, or when a partner user may not see it.
+    """
+    if not text or not text.strip():
+        raise ValidationFailed("id is empty: scan or type a UDI, EPC URN or serial", field="id")
+    identity: udi.Identity | None = None
+    parse_error: ValidationFailed | None = None
+    try:
+        identity, _product = resolve_udi(text)
+    except ValidationFailed as exc:
+        parse_error = exc
+    epc: str | None = None
+    if identity is not None:
+        epc = _epc_from_identity(identity, text)
+        if epc is None and identity.gln and not identity.gtin:
+            raise ValidationFailed(
+                f"{text!r} names a location (GLN {identity.gln}), not a unit, lot or container",
+                field="id",
+            )
+    elif text.startswith("urn:"):
+        epc = text  # an EPC scheme the UDI parser does not build (GIAI, GRAI...)
+    if epc is None:
+        epc = _by_serial(text, user, parse_error)
+    return _known(text, epc, user=user, allow_class=allow_class)
+
+
+def _known(text: str, epc: str, *, user: User | None, allow_class: bool) -> Target:
+    kind = epc_kind(epc)
+    missing = NotFound(
+        f"No event in the ledger names {epc}" + (f" ({text!r})" if text != epc else ""),
+        field="id", details={"epc": epc},
+    )  # fmt: skip
+    if is_class_level(kind):
+        if user is not None and user.party_id is not None and not allow_class:
+            raise missing  # partner scoping of lots arrives with supplier custody
+        if not EventQuantity.objects.filter(epc_class=epc).exists():
+            raise missing
+        return Target(text, epc, kind, None)
+    state = _state(epc)
+    if state is None:
+        if user is not None and user.party_id is not None:
+            raise missing
+        if not EventEpc.objects.filter(epc=epc).exists():
+            raise missing
+        return Target(text, epc, kind, None)
+    partner = user is not None and user.party_id is not None
+    if partner and not scope_units(user, UnitState.objects.filter(epc=epc)).exists():
+        raise missing  # a partner must not learn that another party's unit exists
+    return Target(text, epc, kind, state)
+
+
+# Entry points --------------------------------------------------------------------------------
+
+
+def _unit_header(target: Target, holders: dict[str, Any]) -> dict[str, Any] | None:
+    state = target.state
+    if state is None:
+        return None
+    holder_id = state["possessing_party"] or state["owning_party"]
+    product = None
+    if state["product_id"] is not None:
+        product = {
+            "id": state["product_id"],
+            "name": state["product__name"],
+            "model": state["product__model"],
+        }
+    return {
+        "epc": state["epc"], "gtin": state["gtin"], "serial": state["serial"],
+        "lot": state["lot"], "expiry": state["expiry"].isoformat() if state["expiry"] else None,
+        "product": product, "disposition": state["disposition"],
+        "location": state["biz_location"],
+        "holder": holder_dict(holder_id, holders.get(holder_id)) if holder_id else None,
+        "contained_in": state["container"], "installed_in": state["installed_in"],
+    }  # fmt: skip
+
+
+def unit_timeline(*, id: str, user: User | None) -> dict[str, Any]:
+    """Every event touching the unit, oldest first, each with its phase and path (``via``)."""
+    check_trace_access(user)
+    target = resolve_target(id, user=user, allow_class=False)
+    rows = timeline.fetch_timeline_rows(target.epc)
+    holder_id = None
+    if target.state is not None:
+        holder_id = target.state["possessing_party"] or target.state["owning_party"]
+    events, holders = timeline.build_timeline(
+        rows, extra_holders={holder_id} if holder_id else None
+    )
+    return {
+        "id": id, "epc": target.epc, "kind": target.kind,
+        "unit": _unit_header(target, holders), "count": len(events), "events": events,
+    }  # fmt: skip
+
+
+def trace_backward(*, id: str, user: User | None, include_history: bool = False) -> dict[str, Any]:
+    """What the object is made of, as a tree; a container's packed contents as a flat list."""
+    check_trace_access(user)
+    target = resolve_target(id, user=user, allow_class=False)
+    result = genealogy.backward(
+        target.epc, kind=target.kind, state=target.state, include_history=include_history
+    )
+    return {
+        "id": id,
+        "epc": target.epc,
+        "kind": target.kind,
+        "include_history": include_history,
+        **result,
+    }
+
+
+def trace_forward(*, id: str, user: User | None, include_history: bool = False) -> ForwardResult:
+    """Recall impact: every instance-level object the start object reached (see ForwardOut)."""
+    check_trace_access(user)
+    target = resolve_target(id, user=user, allow_class=True)
+    where, params = scope_sql(user)
+    return genealogy.forward(
+        target.epc,
+        query=id,
+        kind=target.kind,
+        include_history=include_history,
+        scope=(where, params),
+        show_classes=user is None or user.party_id is None,
+    )

@@ -1,0 +1,200 @@
+"""The unit timeline (DESIGN §7): every event touching a unit, oldest first, with its phase.
+
+One SQL statement gathers the events: the unit's own (EventEpc / EventQuantity, by the
+``(epc, event_time)`` index), those of every container it sat in while it was inside (the
+aggregation edges above it, nested, each window cut to the time the unit was really inside), of
+the device it was installed in while installed, of the components installed into it while they
+were installed (association edges below it, nested), and the TransactionEvents that share a
+bizTransaction with any of those (the ERP documents: PO, despatch advice, invoice...). Only
+TransactionEvents are linked through a bizTransaction: a work order or PO is shared by thousands
+of other units' events, which are not this unit's history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medtrace.ledger.identifiers import Holder, resolve_holders
+from medtrace.lib.epcis import cbv
+
+from . import phases
+from .sql import (
+    EDGE,
+    EVENT,
+    EVENT_BTT,
+    EVENT_EPC,
+    EVENT_QTY,
+    MAX_DEPTH,
+    RETRACTION,
+    fetch,
+    iso,
+    json_key,
+    json_text,
+    loads,
+)
+
+SELF = "self"
+
+# Lower wins when one event reaches the unit along several paths.
+_PRIO_SELF, _PRIO_COMPONENT, _PRIO_CONTAINER, _PRIO_DOCUMENT = 0, 1, 2, 3
+
+
+def _timeline_sql() -> str:
+    containment = "('aggregated', 'associated')"
+    return f"""
+    WITH RECURSIVE
+    up(epc, vfrom, vto, depth) AS (
+        SELECT g.parent, g.valid_from, g.valid_to, 1
+          FROM {EDGE} g
+         WHERE g.child = %s AND g.kind IN {containment}
+        UNION
+        SELECT g.parent,
+               CASE WHEN g.valid_from > u.vfrom THEN g.valid_from ELSE u.vfrom END,
+               CASE WHEN g.valid_to IS NULL THEN u.vto
+                    WHEN u.vto IS NULL OR g.valid_to < u.vto THEN g.valid_to
+                    ELSE u.vto END,
+               u.depth + 1
+          FROM {EDGE} g JOIN up u ON g.child = u.epc
+         WHERE g.kind IN {containment} AND u.depth < {MAX_DEPTH}
+           AND (g.valid_to IS NULL OR g.valid_to >= u.vfrom)
+           AND (u.vto IS NULL OR g.valid_from <= u.vto)
+    ),
+    down(epc, vfrom, vto, depth) AS (
+        SELECT g.child, g.valid_from, g.valid_to, 1
+          FROM {EDGE} g
+         WHERE g.parent = %s AND g.kind = 'associated'
+        UNION
+        SELECT g.child,
+               CASE WHEN g.valid_from > d.vfrom THEN g.valid_from ELSE d.vfrom END,
+               CASE WHEN g.valid_to IS NULL THEN d.vto
+                    WHEN d.vto IS NULL OR g.valid_to < d.vto THEN g.valid_to
+                    ELSE d.vto END,
+               d.depth + 1
+          FROM {EDGE} g JOIN down d ON g.parent = d.epc
+         WHERE g.kind = 'associated' AND d.depth < {MAX_DEPTH}
+           AND (g.valid_to IS NULL OR g.valid_to >= d.vfrom)
+           AND (d.vto IS NULL OR g.valid_from <= d.vto)
+    ),
+    rel(epc, via, prio, vfrom, vto) AS (
+        SELECT epc, 'container:' || epc, {_PRIO_CONTAINER}, vfrom, vto FROM up
+        UNION ALL
+        SELECT epc, 'component:' || epc, {_PRIO_COMPONENT}, vfrom, vto FROM down
+    ),
+    hits(event_id, via, prio) AS (
+        SELECT ee.event_id, '{SELF}', {_PRIO_SELF} FROM {EVENT_EPC} ee WHERE ee.epc = %s
+        UNION ALL
+        SELECT q.event_id, '{SELF}', {_PRIO_SELF} FROM {EVENT_QTY} q WHERE q.epc_class = %s
+        UNION ALL
+        SELECT ee.event_id, r.via, r.prio
+          FROM rel r JOIN {EVENT_EPC} ee ON ee.epc = r.epc
+         WHERE ee.event_time >= r.vfrom AND (r.vto IS NULL OR ee.event_time <= r.vto)
+    ),
+    linked(event_id, via, prio) AS (
+        SELECT b2.event_id, 'bizTransaction:' || b2.value, {_PRIO_DOCUMENT}
+          FROM (SELECT DISTINCT event_id FROM hits) h
+          JOIN {EVENT_BTT} b1 ON b1.event_id = h.event_id
+          JOIN {EVENT_BTT} b2 ON b2.value = b1.value
+          JOIN {EVENT} t ON t.id = b2.event_id
+         WHERE t.event_type = 'TransactionEvent'
+    ),
+    found(event_id, via, prio) AS (
+        SELECT event_id, via, prio FROM hits
+        UNION ALL
+        SELECT event_id, via, prio FROM linked
+    )
+    SELECT f.via, e.id, e.event_id, e.event_type, e.action, e.event_time,
+           e.event_time_zone_offset, e.record_time, e.biz_step, e.disposition, e.read_point,
+           e.biz_location,
+           {json_key("e.document", "bizTransactionList")},
+           {json_key("e.document", "sourceList")},
+           {json_key("e.document", "destinationList")},
+           CASE WHEN e.biz_step IN ('receiving', 'accepting')
+                THEN NOT EXISTS (SELECT 1 FROM {EVENT_EPC} x WHERE x.event_id = e.id)
+                ELSE NULL END,
+           r.declaration_time, r.reason, {json_text("r.corrective_event_ids")}
+      FROM found f
+      JOIN {EVENT} e ON e.id = f.event_id
+      LEFT JOIN {RETRACTION} r ON r.event_id = e.id
+     ORDER BY e.event_time, e.id, f.prio
+    """
+
+
+def _bare(kind: str, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return cbv.to_bare(kind, value) or value
+
+
+def _pairs(raw: Any, value_key: str, kind: str) -> list[dict[str, Any]]:
+    items = loads(raw)
+    if not isinstance(items, list):
+        return []
+    out = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get(value_key), str):
+            out.append({"type": _bare(kind, item.get("type")), value_key: item[value_key]})
+    return out
+
+
+def fetch_timeline_rows(epc: str) -> list[tuple[Any, ...]]:
+    """The raw rows, one per (event, path); the first row of an event is its best path."""
+    return fetch(_timeline_sql(), [epc, epc, epc, epc])
+
+
+def build_timeline(
+    rows: list[tuple[Any, ...]], *, extra_holders: set[str] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Holder]]:
+    """Turn timeline rows into items (see TimelineEvent); resolves parties in two queries."""
+    seen: set[int] = set()
+    events: list[dict[str, Any]] = []
+    corrective: dict[str, list[str]] = {}
+    class_only: dict[int, bool] = {}
+    for (via, pk, event_id, event_type, action, event_time, offset, record_time, biz_step,
+         disposition, read_point, biz_location, btts, sources, destinations, only_classes,
+         declared_at, reason, corrective_ids) in rows:  # fmt: skip
+        if pk in seen:
+            continue
+        seen.add(pk)
+        declaration = None
+        if declared_at is not None:
+            ids = [str(i) for i in (loads(corrective_ids) or [])]
+            declaration = {
+                "declarationTime": iso(declared_at),
+                "reason": reason,
+                "correctiveEventIDs": ids,
+            }
+            for corrective_id in ids:
+                corrective.setdefault(corrective_id, []).append(event_id)
+        class_only[len(events)] = bool(only_classes)
+        events.append({
+            "eventID": event_id, "eventType": event_type, "action": action,
+            "eventTime": iso(event_time), "eventTimeZoneOffset": offset,
+            "recordTime": iso(record_time), "bizStep": biz_step, "disposition": disposition,
+            "readPoint": read_point, "bizLocation": biz_location, "phase": None, "via": via,
+            "retracted": declaration is not None, "errorDeclaration": declaration,
+            "corrected": False, "corrects": [],
+            "bizTransactionList": _pairs(btts, "bizTransaction", "bizTransactionType"),
+            "sourceList": _pairs(sources, "source", "sourceDestType"),
+            "destinationList": _pairs(destinations, "destination", "sourceDestType"),
+        })  # fmt: skip
+    wanted = set(extra_holders or ())
+    for item in events:
+        if item["bizStep"] in phases.RECEIVING_STEPS:
+            wanted.update(s["source"] for s in item["sourceList"])
+    holders = resolve_holders(wanted) if wanted else {}
+    for index, item in enumerate(events):
+        corrects = corrective.get(item["eventID"])
+        if corrects:
+            item["corrected"] = True
+            item["corrects"] = corrects
+        roles = [holders[s["source"]].role for s in item["sourceList"] if s["source"] in holders]
+        item["phase"] = phases.phase_of(
+            biz_step=item["bizStep"],
+            event_type=item["eventType"],
+            action=item["action"],
+            disposition=item["disposition"],
+            source_roles=roles,
+            class_only=class_only[index],
+            btt_types=[b["type"] for b in item["bizTransactionList"]],
+        )
+    return events, holders
