@@ -30,6 +30,11 @@ def pytest_configure(config: Any) -> None:
 @pytest.fixture(autouse=True)
 def _english_outside_requests() -> Any:
     """Service-level messages in tests are English; requests still pick their own language."""
+    from django.conf import settings
+
+    if not settings.configured:  # pure-Python suites run with `-p no:django`
+        yield
+        return
     from django.utils import translation
 
     with translation.override("en"):
