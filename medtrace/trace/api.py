@@ -6,16 +6,13 @@ element string, raw scan, HIBC, or the bare serial of a known unit.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
 
-from . import selectors
+from . import rendering, selectors
 from .schemas import BackwardOut, ForwardOut, TimelineOut
 
 router = Router(tags=["trace"])
@@ -30,20 +27,27 @@ def _user(request: HttpRequest) -> User:
     return request.user
 
 
+def _json(body: str) -> HttpResponse:
+    # The same bytes as `medtrace trace ... --json` (rendering.py); the response schemas
+    # document the shapes in the OpenAPI document.
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
+
+
 @router.get("/units/{path:id}/timeline", response=TimelineOut, url_name="unit_timeline")
-def unit_timeline(request: HttpRequest, id: str) -> dict[str, Any]:
+def unit_timeline(request: HttpRequest, id: str) -> HttpResponse:
     """Every event touching the unit, oldest first, each with its lifecycle phase; also the
     events of the containers it was in (while inside), of the parts installed into it (while
     installed) and the TransactionEvents of the same business documents."""
-    return selectors.unit_timeline(id=id, user=_user(request))
+    return _json(rendering.timeline_json(selectors.unit_timeline(id=id, user=_user(request))))
 
 
 @router.get("/trace/backward", response=BackwardOut, url_name="trace_backward")
-def trace_backward(request: HttpRequest, id: str, include_history: bool = False) -> dict[str, Any]:
+def trace_backward(request: HttpRequest, id: str, include_history: bool = False) -> HttpResponse:
     """What a unit is made of, as a tree (transformation and installed parts), with supplier,
     inspections and certificates per node; a container's contents as a flat list.
     include_history adds parts removed since, with valid_from/valid_to."""
-    return selectors.trace_backward(id=id, user=_user(request), include_history=include_history)
+    data = selectors.trace_backward(id=id, user=_user(request), include_history=include_history)
+    return _json(rendering.backward_json(data))
 
 
 @router.get("/trace/forward", response=ForwardOut, url_name="trace_forward")
@@ -52,7 +56,4 @@ def trace_forward(request: HttpRequest, id: str, include_history: bool = False) 
     packed inside it now, with its holder; count and a summary by holder. include_history adds
     units that once contained it (current=false)."""
     result = selectors.trace_forward(id=id, user=_user(request), include_history=include_history)
-    # Up to 100k units (DESIGN §10): encode the plain rows directly rather than validating
-    # each through pydantic; ForwardOut above documents the shape and a test holds it to it.
-    body = json.dumps(result.as_dict(), ensure_ascii=False, separators=(",", ":"))
-    return HttpResponse(body, content_type="application/json; charset=utf-8")
+    return _json(rendering.forward_json(result))
