@@ -142,7 +142,12 @@ def _state(epc: str) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-def _by_serial(text: str, user: User | None, parse_error: ValidationFailed | None) -> str:
+def _by_serial(
+    text: str,
+    user: User | None,
+    parse_error: ValidationFailed | None,
+    product_only: udi.Identity | None = None,
+) -> str:
     serial = text.strip()
     qs = scope_units(user, UnitState.objects.filter(serial=serial))
     candidates = list(qs.order_by("epc").values_list("epc", flat=True)[: _MAX_CANDIDATES + 1])
@@ -158,6 +163,13 @@ def _by_serial(text: str, user: User | None, parse_error: ValidationFailed | Non
         )
     if parse_error is not None and _looks_structured(text):
         raise ValidationFailed(parse_error.message, field="id", details=parse_error.details)
+    if product_only is not None:
+        raise ValidationFailed(
+            f"{text!r} names a product (DI {product_only.di}), not one unit, lot or container: "
+            "add its serial (21), lot (10) or give an SSCC (00)",
+            field="id",
+            details={"di": product_only.di},
+        )
     raise NotFound(
         f"Nothing is known as {serial!r}: it is not the serial of any unit"
         + (f", nor a valid UDI ({parse_error.message})" if parse_error else ""),
@@ -222,7 +234,8 @@ def resolve_target(text: str, *, user: User | None, allow_class: bool = True) ->
     elif text.startswith("urn:"):
         epc = text  # an EPC scheme the UDI parser does not build (GIAI, GRAI...)
     if epc is None:
-        epc = _by_serial(text, user, parse_error)
+        # Not a UDI, or only a DI: a numeric serial can read as a GTIN-8/12/13 (or as scan data).
+        epc = _by_serial(text, user, parse_error, identity)
     return _known(text, epc, user=user, allow_class=allow_class)
 
 

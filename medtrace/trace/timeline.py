@@ -35,7 +35,8 @@ from .sql import (
 
 SELF = "self"
 
-# Lower wins when one event reaches the unit along several paths.
+# Lower wins when one event reaches the unit along several paths; then the nearer container or
+# component (depth), then the identifier, so the answer is the same on every database.
 _PRIO_SELF, _PRIO_COMPONENT, _PRIO_CONTAINER, _PRIO_DOCUMENT = 0, 1, 2, 3
 
 
@@ -75,32 +76,32 @@ def _timeline_sql() -> str:
            AND (g.valid_to IS NULL OR g.valid_to >= d.vfrom)
            AND (d.vto IS NULL OR g.valid_from <= d.vto)
     ),
-    rel(epc, via, prio, vfrom, vto) AS (
-        SELECT epc, 'container:' || epc, {_PRIO_CONTAINER}, vfrom, vto FROM up
+    rel(epc, via, prio, depth, vfrom, vto) AS (
+        SELECT epc, 'container:' || epc, {_PRIO_CONTAINER}, depth, vfrom, vto FROM up
         UNION ALL
-        SELECT epc, 'component:' || epc, {_PRIO_COMPONENT}, vfrom, vto FROM down
+        SELECT epc, 'component:' || epc, {_PRIO_COMPONENT}, depth, vfrom, vto FROM down
     ),
-    hits(event_id, via, prio) AS (
-        SELECT ee.event_id, '{SELF}', {_PRIO_SELF} FROM {EVENT_EPC} ee WHERE ee.epc = %s
+    hits(event_id, via, prio, depth) AS (
+        SELECT ee.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_EPC} ee WHERE ee.epc = %s
         UNION ALL
-        SELECT q.event_id, '{SELF}', {_PRIO_SELF} FROM {EVENT_QTY} q WHERE q.epc_class = %s
+        SELECT q.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_QTY} q WHERE q.epc_class = %s
         UNION ALL
-        SELECT ee.event_id, r.via, r.prio
+        SELECT ee.event_id, r.via, r.prio, r.depth
           FROM rel r JOIN {EVENT_EPC} ee ON ee.epc = r.epc
          WHERE ee.event_time >= r.vfrom AND (r.vto IS NULL OR ee.event_time <= r.vto)
     ),
-    linked(event_id, via, prio) AS (
-        SELECT b2.event_id, 'bizTransaction:' || b2.value, {_PRIO_DOCUMENT}
+    linked(event_id, via, prio, depth) AS (
+        SELECT b2.event_id, 'bizTransaction:' || b2.value, {_PRIO_DOCUMENT}, 0
           FROM (SELECT DISTINCT event_id FROM hits) h
           JOIN {EVENT_BTT} b1 ON b1.event_id = h.event_id
           JOIN {EVENT_BTT} b2 ON b2.value = b1.value
           JOIN {EVENT} t ON t.id = b2.event_id
          WHERE t.event_type = 'TransactionEvent'
     ),
-    found(event_id, via, prio) AS (
-        SELECT event_id, via, prio FROM hits
+    found(event_id, via, prio, depth) AS (
+        SELECT event_id, via, prio, depth FROM hits
         UNION ALL
-        SELECT event_id, via, prio FROM linked
+        SELECT event_id, via, prio, depth FROM linked
     )
     SELECT f.via, e.id, e.event_id, e.event_type, e.action, e.event_time,
            e.event_time_zone_offset, e.record_time, e.biz_step, e.disposition, e.read_point,
@@ -115,7 +116,7 @@ def _timeline_sql() -> str:
       FROM found f
       JOIN {EVENT} e ON e.id = f.event_id
       LEFT JOIN {RETRACTION} r ON r.event_id = e.id
-     ORDER BY e.event_time, e.id, f.prio
+     ORDER BY e.event_time, e.id, f.prio, f.depth, f.via
     """
 
 
