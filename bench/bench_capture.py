@@ -1,0 +1,295 @@
+"""EPCIS capture benchmarks (DESIGN §10).
+
+    .venv/bin/python bench/bench_capture.py http    --db medtrace_bench_10k [--events 10000 --trials 3]
+    .venv/bin/python bench/bench_capture.py single  --db medtrace_bench_10k [--requests 500]
+    .venv/bin/python bench/bench_capture.py profile --db medtrace_bench_10k [--events 10000]
+    .venv/bin/python bench/bench_capture.py memory  --db medtrace_bench_10k [--mb 100]
+
+http:    POST /epcis/capture of a 10k-event EPCISDocument to gunicorn (2 sync workers), poll the
+         Location until running is false; events/s end to end (client clock, body already
+         serialised). Twice: with client eventIDs (urn:uuid) and without (GS1 event hash).
+profile: the same capture in process under cProfile, inside a transaction that is rolled back;
+         phase times and the top functions (results/profile_capture_*.txt).
+single:  POST /epcis/events, one ObjectEvent per request, sequential: over HTTP (new TCP
+         connection per request, as gunicorn sync workers close it) and in process through
+         Django's test Client (server-side time, no network).
+memory:  write a ~100 MB EPCISDocument (generator events) and a 100k-event one (the capture
+         limit), run `medtrace ledger capture FILE` under /usr/bin/time -v, peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import re
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import (BIN, ROOT, bench_env, create_token, machine, now_iso, request, save,
+                    server, setup_django, summary_ms)
+from events import document, fresh_events, iter_fresh, run_tag
+
+
+def cmd_http(args: argparse.Namespace) -> None:
+    token = create_token(args.db, ["epcis:capture", "epcis:query"])
+    runs = []
+    # First with medtrace's own settings: does a 10k-event document get through at all?
+    body = json.dumps(document(fresh_events(args.events, run_tag())),
+                      separators=(",", ":")).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}
+    with server(args.db) as port:
+        try:
+            status, _, data = request(port, "POST", "/epcis/capture", body, headers)
+            default = {"status": status, "body": data[:300].decode(errors="replace")}
+        except OSError as exc:  # the server answered early and closed while we were sending
+            default = {"status": None, "error": repr(exc)}
+    default["bytes"] = len(body)
+    print("medtrace.settings:", json.dumps(default), flush=True)
+    settings = None if default.get("status") == 202 else "settings_bench"
+    with server(args.db, settings=settings) as port:
+        for trial in range(args.trials):
+            for with_ids in (True, False):
+                tag = run_tag()
+                body = json.dumps(document(fresh_events(args.events, tag, with_ids=with_ids)),
+                                  separators=(",", ":")).encode()
+                headers = {"Authorization": f"Bearer {token}",
+                           "Content-Type": "application/ld+json"}
+                t0 = time.perf_counter()
+                status, hdrs, data = request(port, "POST", "/epcis/capture", body, headers)
+                t_post = time.perf_counter() - t0
+                if status != 202:
+                    raise SystemExit(f"capture answered {status}: {data[:2000]!r}")
+                location = hdrs["location"]
+                polls = 0
+                while True:
+                    polls += 1
+                    st, _, job = request(port, "GET", location, None, headers)
+                    doc = json.loads(job)
+                    if not doc["running"]:
+                        break
+                    time.sleep(0.05)
+                took = time.perf_counter() - t0
+                run = {"trial": trial, "eventIDs": "client" if with_ids else "event hash",
+                       "events": args.events, "bytes": len(body), "post_s": round(t_post, 3),
+                       "total_s": round(took, 3), "polls": polls,
+                       "events_per_s": round(args.events / took),
+                       "captured": doc["capturedCount"], "success": doc["success"]}
+                print(json.dumps(run), flush=True)
+                runs.append(run)
+    best = {}
+    for mode in ("client", "event hash"):
+        rates = sorted(r["events_per_s"] for r in runs if r["eventIDs"] == mode)
+        best[mode] = {"median_events_per_s": rates[len(rates) // 2], "all": rates}
+    save(f"capture_http_{args.db}", {
+        "command": f"bench/bench_capture.py http --db {args.db} --events {args.events} "
+                   f"--trials {args.trials}",
+        "date": now_iso(), "machine": machine(), "server": "gunicorn 2 sync workers",
+        "with_medtrace_settings": default, "settings_used": settings or "medtrace.settings",
+        "runs": runs, "summary": best})
+    print(json.dumps(best, indent=2))
+
+
+def _phases(profile: cProfile.Profile) -> dict[str, float]:
+    stats = pstats.Stats(profile)
+    wanted = {"_parse": "parse+validate (epcis.parse_document)", "_prepare": "prepare",
+              "event_hash": "GS1 event hash", "_plan": "dedup lookup (_plan)",
+              "_write": "ledger rows (COPY)", "project": "projections",
+              "_finish": "job update", "loads": "json.loads", "dumps": "json.dumps"}
+    out: dict[str, float] = {}
+    for (path, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if func in wanted and ("medtrace" in path or func in ("loads", "dumps")):
+            key = wanted[func]
+            out[key] = round(out.get(key, 0.0) + ct, 3)
+    return out
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    setup_django(args.db)
+    from django.db import transaction
+
+    from medtrace.ledger.services import capture_document
+
+    class Rollback(Exception):
+        pass
+
+    report = {"command": f"bench/bench_capture.py profile --db {args.db} --events {args.events}",
+              "date": now_iso(), "machine": machine(), "runs": {}}
+    for with_ids in (True, False):
+        body = json.dumps(document(fresh_events(args.events, run_tag(), with_ids=with_ids)))
+        profile = cProfile.Profile()
+        t0 = time.perf_counter()
+        try:
+            with transaction.atomic():
+                profile.enable()
+                capture_document(data=json.loads(body), user=None)
+                profile.disable()
+                took = time.perf_counter() - t0
+                raise Rollback
+        except Rollback:
+            pass
+        mode = "client" if with_ids else "event hash"
+        buf = io.StringIO()
+        pstats.Stats(profile, stream=buf).sort_stats("cumulative").print_stats(45)
+        buf2 = io.StringIO()
+        pstats.Stats(profile, stream=buf2).sort_stats("tottime").print_stats(30)
+        name = "ids" if with_ids else "hash"
+        (ROOT / "bench" / "results" / f"profile_capture_{name}.txt").write_text(
+            f"{args.events} events, eventIDs={mode}, {took:.2f} s under cProfile\n\n"
+            + buf.getvalue() + "\n\n" + buf2.getvalue())
+        report["runs"][mode] = {"profiled_s": round(took, 2), "phases_s": _phases(profile)}
+        print(mode, json.dumps(report["runs"][mode], indent=2), flush=True)
+    save(f"capture_profile_{args.db}", report)
+
+
+def _single_events(n: int, tag: str) -> list[dict]:
+    base = datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=hash(tag) % 300)
+    out = []
+    for i in range(n):
+        moment = base + timedelta(seconds=i)
+        out.append({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "ObjectEvent", "eventTime": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "eventTimeZoneOffset": "+08:00",
+            "epcList": [f"urn:epc:id:sgtin:6901234.010001.{tag}S{i:08d}"],
+            "action": "OBSERVE", "bizStep": "inspecting", "disposition": "conformant",
+            "readPoint": {"id": "urn:epc:id:sgln:6901234.00006.0"},
+            "bizLocation": {"id": "urn:epc:id:sgln:6901234.00006.0"},
+        })
+    return out
+
+
+def cmd_single(args: argparse.Namespace) -> None:
+    token = create_token(args.db, ["epcis:capture"])
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}
+    result = {"command": f"bench/bench_capture.py single --db {args.db} --requests {args.requests}",
+              "date": now_iso(), "machine": machine()}
+    lat = []
+    with server(args.db) as port:
+        for i, event in enumerate(_single_events(args.requests + 20, run_tag())):
+            body = json.dumps(event).encode()
+            t0 = time.perf_counter()
+            status, _, data = request(port, "POST", "/epcis/events", body, headers)
+            took = time.perf_counter() - t0
+            if status != 201:
+                raise SystemExit(f"POST /epcis/events answered {status}: {data[:1000]!r}")
+            if i >= 20:  # warm-up
+                lat.append(took)
+    result["http_gunicorn"] = summary_ms(lat)
+    print("http", result["http_gunicorn"], flush=True)
+    setup_django(args.db)
+    from django.test import Client
+
+    client = Client()
+    lat = []
+    for i, event in enumerate(_single_events(args.requests + 20, run_tag())):
+        body = json.dumps(event)
+        t0 = time.perf_counter()
+        resp = client.post("/epcis/events", body, content_type="application/ld+json",
+                           HTTP_AUTHORIZATION=f"Bearer {token}")
+        took = time.perf_counter() - t0
+        assert resp.status_code == 201, resp.content[:500]
+        if i >= 20:
+            lat.append(took)
+    result["in_process_test_client"] = summary_ms(lat)
+    print("in process", result["in_process_test_client"], flush=True)
+    # Where the time goes: one profiled batch of 100 requests.
+    profile = cProfile.Profile()
+    events = _single_events(100, run_tag())
+    profile.enable()
+    for event in events:
+        client.post("/epcis/events", json.dumps(event), content_type="application/ld+json",
+                    HTTP_AUTHORIZATION=f"Bearer {token}")
+    profile.disable()
+    buf = io.StringIO()
+    pstats.Stats(profile, stream=buf).sort_stats("cumulative").print_stats(40)
+    (ROOT / "bench" / "results" / "profile_single_event.txt").write_text(buf.getvalue())
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.post("/epcis/events", json.dumps(_single_events(1, run_tag())[0]),
+                    content_type="application/ld+json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    result["queries_per_request"] = len(ctx.captured_queries)
+    result["queries"] = [q["sql"][:300] for q in ctx.captured_queries]
+    reset_queries()
+    save(f"capture_single_{args.db}", result)
+    print(json.dumps({k: v for k, v in result.items() if k != "queries"}, indent=2))
+
+
+def _write_document(path: Path, *, max_bytes: int | None, max_events: int | None) -> int:
+    """Stream generator events into an EPCISDocument file; returns the number of events."""
+    head = json.dumps(document([]), separators=(",", ":"))
+    prefix, suffix = head.split('"eventList":[]')
+    count = 0
+    size = 0
+    with path.open("w") as f:
+        f.write(prefix + '"eventList":[')
+        for event in iter_fresh(run_tag()):
+            text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+            f.write(("," if count else "") + text)
+            count += 1
+            size += len(text) + 1
+            if (max_bytes and size >= max_bytes) or (max_events and count >= max_events):
+                break
+        f.write("]" + suffix)
+    return count
+
+
+def _timed_capture(db: str, path: Path) -> dict:
+    env = bench_env(db)
+    proc = subprocess.run(["/usr/bin/time", "-v", str(BIN / "medtrace"), "ledger", "capture",
+                           str(path)], env=env, cwd=ROOT, capture_output=True, text=True)
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)[1])
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", proc.stderr)[1]
+    parts = [float(p) for p in wall.split(":")]
+    seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    tail = (proc.stdout + proc.stderr.split("\tCommand being timed")[0]).strip()[-600:]
+    return {"exit": proc.returncode, "peak_rss_mb": round(rss_kb / 1024), "wall_s": seconds,
+            "output": tail}
+
+
+def cmd_memory(args: argparse.Namespace) -> None:
+    result = {"command": f"bench/bench_capture.py memory --db {args.db} --mb {args.mb}",
+              "date": now_iso(), "machine": machine(), "runs": []}
+    baseline = subprocess.run(["/usr/bin/time", "-v", str(BIN / "medtrace"), "ledger", "stats"],
+                              env=bench_env(args.db), cwd=ROOT, capture_output=True, text=True)
+    base_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", baseline.stderr)[1])
+    result["baseline_rss_mb_ledger_stats"] = round(base_kb / 1024)
+    for label, max_bytes, max_events in (
+        (f"{args.mb} MB", args.mb * 1_000_000, None),
+        ("100k events (capture limit)", None, 100_000),
+    ):
+        path = Path(f"/tmp/bench_capture_{label.split()[0]}.json")
+        count = _write_document(path, max_bytes=max_bytes, max_events=max_events)
+        size = path.stat().st_size
+        print(f"{label}: {count} events, {size / 1e6:.1f} MB written to {path}", flush=True)
+        run = {"document": label, "events": count, "file_mb": round(size / 1e6, 1),
+               **_timed_capture(args.db, path)}
+        print(json.dumps(run, indent=2), flush=True)
+        result["runs"].append(run)
+        path.unlink()
+    save(f"capture_memory_{args.db}", result)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("http", "single", "profile", "memory"):
+        p = sub.add_parser(name)
+        p.add_argument("--db", default="medtrace_bench_10k")
+        p.add_argument("--events", type=int, default=10_000)
+        p.add_argument("--trials", type=int, default=3)
+        p.add_argument("--requests", type=int, default=500)
+        p.add_argument("--mb", type=int, default=100)
+    args = ap.parse_args()
+    {"http": cmd_http, "single": cmd_single, "profile": cmd_profile,
+     "memory": cmd_memory}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
