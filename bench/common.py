@@ -48,8 +48,10 @@ def setup_django(name: str) -> None:
 
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{platform.node()}: {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
-            f"Python {platform.python_version()}, {platform.platform()}")
+            f"Python {platform.python_version()}, {platform.platform()}; "
+            f"load average at start {load} (the machine is shared with other sessions)")
 
 
 def now_iso() -> str:

@@ -9,7 +9,7 @@ Steps: DROP/CREATE DATABASE <name> on the local socket, `medtrace migrate`, then
 `capture_document`, one transaction per 200-unit work order). With --plan the same loader
 (`load_demo`) runs with a generator Plan whose lot sizes are overridden (bench/_load_variant.py).
 
-Writes bench/results/dataset_<name>.json: load time, events, events/s, table sizes.
+Then VACUUM ANALYZE (this server has autovacuum off). Writes bench/results/dataset_<name>.json: load time, events, events/s, table sizes.
 """
 
 from __future__ import annotations
@@ -108,6 +108,13 @@ def main() -> None:
     else:
         cmd = [str(BIN / "medtrace"), "demo", "--units", str(args.units)]
     t_load = stream(cmd, env)
+    # This server runs with autovacuum = off, so nothing ever gathers planner statistics; a
+    # production server's autovacuum would. ANALYZE once, as autovacuum would after a bulk load.
+    t0 = time.perf_counter()
+    with psycopg.connect(db_url(args.name), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    t_analyze = time.perf_counter() - t0
+    print(f"VACUUM ANALYZE in {t_analyze:.1f} s", flush=True)
     stats = table_stats(args.name)
     events = stats["ledger_event"]["rows"]
     result = {
@@ -115,7 +122,8 @@ def main() -> None:
         "command": " ".join(sys.argv), "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
         "migrate_s": round(t_migrate, 1), "load_s": round(t_load, 1), "events": events,
-        "events_per_s": round(events / t_load), "tables": stats,
+        "events_per_s": round(events / t_load), "vacuum_analyze_s": round(t_analyze, 1),
+        "load_average_end": os.getloadavg(), "tables": stats,
     }
     out = ROOT / "bench" / "results" / f"dataset_{args.name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -3,9 +3,11 @@
 Every benchmark document must hold events the bench database has never seen, or capture would
 skip them as idempotent re-sends and the figure would be meaningless. `fresh_events` takes the
 generator's story and renames its objects with a per-run tag: serial numbers get a letter
-prefix (urn:epc:id:sgtin:6901234.010001.P00000001 -> ...010001.KQZP00000001), SSCC serial
+prefix (urn:epc:id:sgtin:6901234.010001.P00000001 -> ...010001.KQZWP00000001), so do lot
+numbers (...lgtin:6920002.000005.PS00000 -> ...KQZWPS00000: bench captures must not grow the
+dataset's lots, which the forward-trace benchmark starts from), SSCC serial
 references move by a per-run offset, event times move back by a per-run number of days (the
-lot receipts name no serial). Lots, locations, parties and the shape of the story
+lot receipts name no serial). Locations, parties and the shape of the story
 are the generator's own.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 from medtrace.ledger import generator
 
 _SGTIN = re.compile(r"^(urn:epc:id:sgtin:\d+\.\d+\.)([A-Z]+\d+)$")
+_LGTIN = re.compile(r"^(urn:epc:class:lgtin:\d+\.\d+\.)(\w+)$")
 _SSCC = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d{10})$")
 
 
@@ -49,6 +52,8 @@ class Renamer:
         if isinstance(value, str):
             if value.startswith("urn:epc:id:sgtin:"):
                 return _SGTIN.sub(lambda m: m[1] + self.tag + m[2], value)
+            if value.startswith("urn:epc:class:lgtin:"):
+                return _LGTIN.sub(lambda m: m[1] + self.tag + m[2], value)
             if value.startswith("urn:epc:id:sscc:"):
                 m = _SSCC.match(value)
                 if m:
