@@ -91,30 +91,41 @@ class JsonMatch(Expression):
     # -- SQLite ------------------------------------------------------------------------------
 
     def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list]:
-        doc, compiled = compiler.compile(self.source)
-        doc_params = list(compiled)
+        column, compiled = compiler.compile(self.source)
+        # (base, path): the JSON text the steps walk, and the path of the current element in it.
+        base, base_params = column, list(compiled)
+        path, path_params = "%s", ["$"]
         froms: list[str] = []
         params: list[Any] = []
         wheres: list[str] = []
         where_params: list[Any] = []
-        path, path_params = "%s", ["$"]
         for n, step in enumerate(self.steps):
             alias = f"_mj{n}"
-            if step in ("*", "**", "ext"):
-                function = "json_tree" if step == "**" else "json_each"
-                froms.append(f"{function}({doc}, {path}) AS {alias}")
-                params += [*doc_params, *path_params]
+            at = [*base_params, *path_params]
+            if step == "**":
+                # json_tree() given a path argument reports wrong array indexes in fullkey
+                # (SQLite 3.40), so it walks the extracted subtree, whose paths are its own.
+                subtree = (
+                    f"(CASE WHEN json_type({base}, {path}) IN ('object', 'array') "
+                    f"THEN json_extract({base}, {path}) ELSE '[]' END)"
+                )
+                froms.append(f"json_tree({subtree}) AS {alias}")
+                params += [*at, *at]
+                wheres.append(f"{alias}.type = 'object'")
+                base, base_params = subtree, [*at, *at]
+            elif step in ("*", "ext"):
+                froms.append(f"json_each({base}, {path}) AS {alias}")
+                params += at
                 if step == "*":
-                    wheres.append(f"json_type({doc}, {path}) = 'array'")
-                    where_params += [*doc_params, *path_params]
-                elif step == "**":
-                    wheres.append(f"{alias}.type = 'object'")
+                    wheres.append(f"json_type({base}, {path}) = 'array'")
+                    where_params += at
                 else:
                     wheres.append(f"instr({alias}.key, ':') > 0")
-                path, path_params = f"{alias}.fullkey", []
             else:
                 path, path_params = f"({path} || %s)", [*path_params, _sqlite_key(step)]
-        cond, cond_params = _sqlite_condition(self.condition, doc, doc_params, path, path_params)
+                continue
+            path, path_params = f"{alias}.fullkey", []
+        cond, cond_params = _sqlite_condition(self.condition, base, base_params, path, path_params)
         if not froms:
             return f"({cond})", cond_params
         where = " AND ".join([*wheres, f"({cond})"])

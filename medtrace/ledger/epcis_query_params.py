@@ -601,7 +601,9 @@ Steps = tuple[str, ...]
 _SENSOR: Steps = ("sensorElementList", "*")
 _METADATA: Steps = (*_SENSOR, "sensorMetadata")
 _REPORT: Steps = (*_SENSOR, "sensorReport", "*")
-_METADATA_OR_REPORT = ("time", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod")
+_METADATA_OR_REPORT = (
+    "time", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules",
+)  # fmt: skip
 
 
 def _sensor_match(p: _Parser, paths: list[Steps], test: Condition) -> None:
@@ -617,12 +619,7 @@ def _sensor_time(p: _Parser, name: str, raw: Raw) -> None:
 
 def _sensor_uri(p: _Parser, name: str, raw: Raw) -> None:
     attribute = name[3:]
-    if attribute == "bizRules":
-        paths = [_METADATA]
-    elif attribute in _METADATA_OR_REPORT:
-        paths = [_METADATA, _REPORT]
-    else:
-        paths = [_REPORT]
+    paths = [_METADATA, _REPORT] if attribute in _METADATA_OR_REPORT else [_REPORT]
     kind = "text" if attribute in ("stringValue", "hexBinaryValue") else "uri"
     values = p.values(name, raw, kind)
     if attribute == "hexBinaryValue":  # xsd:hexBinary is case-insensitive
@@ -748,7 +745,7 @@ def _number_test(key: str, cmp: str, value: Decimal, *, exact: bool) -> Conditio
 
 
 def _quantity_uom(p: _Parser, name: str, raw: Raw, match: re.Match[str]) -> None:
-    _quantity(p, name, raw, uom=match.group(2))
+    _quantity(p, name, raw, uom=match.group(3))
 
 
 # Where extension fields live, by the qualifier in the parameter name.
