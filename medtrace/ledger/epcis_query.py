@@ -11,13 +11,17 @@ every party.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
+from . import epcis_capture
 from .epcis_http import authenticated, gs1_headers, json_response, problem
 from .epcis_query_params import EventQuery, QueryError, parse_query
 from .epcis_query_select import (
@@ -38,6 +42,7 @@ from .epcis_query_select import (
 )
 
 View = Callable[..., HttpResponse]
+logger = logging.getLogger(__name__)
 
 SIMPLE_EVENT_QUERY = "SimpleEventQuery"
 TOP_LEVEL = [
@@ -52,8 +57,33 @@ SECURITY = "epcisException:SecurityException"
 # -- plumbing shared by every EPCIS query view -------------------------------------------------
 
 
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _csrf_refusal(request: HttpRequest) -> HttpResponse | None:
+    """CSRF protection for a signed-in browser; a bearer token is not a cookie, so it is exempt.
+
+    ``authenticated`` exempts every request from CSRF; without this a page elsewhere could make
+    a signed-in user's browser create a subscription that sends ledger data to its own URL.
+    """
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return None
+    middleware = CsrfViewMiddleware(lambda _request: HttpResponse())
+    middleware.process_request(request)
+    if middleware.process_view(request, _csrf_checked, (), {}) is None:
+        return None
+    return problem(
+        403, SECURITY, "CSRF verification failed: send the CSRF token, or use an API token"
+    )
+
+
+def _csrf_checked(request: HttpRequest) -> HttpResponse:  # a view that is not csrf_exempt
+    return HttpResponse()
+
+
 def resource(allow: list[str], handlers: Mapping[str, View]) -> View:
-    """One URL, several methods: answers OPTIONS (Allow + GS1 headers) and 405 as problems."""
+    """One URL, several methods: answers OPTIONS (Allow + GS1 headers), 405 and unexpected
+    errors as problems, and checks CSRF for unsafe methods from a browser session."""
     allowed = ", ".join(["OPTIONS", *allow])
 
     def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -70,10 +100,26 @@ def resource(allow: list[str], handlers: Mapping[str, View]) -> View:
             )
             response["Allow"] = allowed
             return response
-        return handler(request, *args, **kwargs)
+        if request.method in _UNSAFE and (refused := _csrf_refusal(request)) is not None:
+            return refused
+        try:
+            return handler(request, *args, **kwargs)
+        except Exception:
+            logger.exception("EPCIS %s %s failed", request.method, request.path)
+            return problem(
+                500,
+                "epcisException:ImplementationException",
+                "The server failed to answer this request; the error is logged",
+            )
 
     view.csrf_exempt = True  # type: ignore[attr-defined]
     return view
+
+
+@csrf_exempt
+def unknown(request: HttpRequest, rest: str) -> HttpResponse:
+    """Any other path under /epcis/: a problem, not Django's HTML page."""
+    return not_found(f"EPCIS resource /epcis/{rest}; GET /epcis/ lists the top-level resources")
 
 
 def internal(view: View) -> View:
@@ -296,13 +342,10 @@ def _events_get(request: HttpRequest) -> HttpResponse:
     return events_response(request, fixed={})
 
 
-def _events_post(request: HttpRequest) -> HttpResponse:
-    from . import epcis_capture
-
-    return authenticated("epcis:capture")(epcis_capture.post_event)(request)
-
-
-events = resource(["GET", "POST"], {"GET": _events_get, "POST": _events_post})
+events = resource(
+    ["GET", "POST"],
+    {"GET": _events_get, "POST": authenticated("epcis:capture")(epcis_capture.post_event)},
+)
 
 
 @query_view

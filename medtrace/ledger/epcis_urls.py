@@ -17,6 +17,7 @@ from .epcis_query import (
     resource,
     root,
     top_level,
+    unknown,
 )
 from .epcis_query_named import (
     queries,
@@ -63,4 +64,5 @@ urlpatterns = [
         name="subscription",
     ),
     path("nextPageToken/<path:token>", next_page_token, name="next-page-token"),
+    path("<path:rest>", unknown, name="unknown"),
 ]

@@ -391,3 +391,36 @@ def test_a_signed_in_internal_user_may_query_without_a_token(qa_manager):
     client = Client()
     client.force_login(qa_manager)
     assert client.get("/epcis/eventTypes").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_unknown_path_under_epcis_is_a_problem_not_a_page(qa_manager):
+    for method in ("get", "post", "delete"):
+        response = getattr(epcis_client(qa_manager), method)("/epcis/teleports/1")
+        problem_of(response, 404, NOT_FOUND)
+
+
+@pytest.mark.django_db
+def test_a_browser_session_must_send_the_csrf_token_to_change_anything(qa_manager):
+    # Given a signed-in browser whose request carries no CSRF token
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(qa_manager)
+    body = {"name": "q", "query": {}}
+    # When it creates a named query, then it is refused; reading still works
+    response = browser.post("/epcis/queries", body, content_type="application/json")
+    assert "CSRF" in problem_of(response, 403, SECURITY)["title"]
+    assert browser.get("/epcis/queries").status_code == 200
+    # With the token (cookie and header agree) it is accepted; an API token never needs one
+    secret = "K" * 32
+    browser.cookies["csrftoken"] = secret
+    response = browser.post(
+        "/epcis/queries", body, content_type="application/json", HTTP_X_CSRFTOKEN=secret
+    )
+    assert response.status_code == 201, response.content
+    api = epcis_client(qa_manager)
+    assert (
+        api.post(
+            "/epcis/queries", {"name": "r", "query": {}}, content_type="application/json"
+        ).status_code
+        == 201
+    )
