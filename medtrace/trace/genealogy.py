@@ -17,8 +17,10 @@ a lot packed on a pallet does not make everything else made from that lot part o
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
 from django.db.models import Q
@@ -43,6 +45,7 @@ from .sql import (
     json_has_key,
     json_key,
     loads,
+    values_table,
 )
 
 TRANSFORMED, ASSOCIATED, AGGREGATED = "transformed", "associated", "aggregated"
@@ -105,8 +108,13 @@ def _backward_sql(history: bool) -> str:
     )
 
 
-def _node_events_sql(history: bool) -> str:
-    """Inspections, certificates and receiving events of every node (the start included)."""
+def _node_events_sql(nodes: str) -> str:
+    """Inspections, certificates and receiving events of every node (the start included).
+
+    Only the object's own events count: ObjectEvents naming it (epcList / quantityList) and the
+    TransformationEvent that made it (output); the events that consumed a popular lot into
+    thousands of boards (input) are its parents' history and are not read at all.
+    """
     wanted = (
         f"(e.biz_step IN ('{INSPECTING}', '{RECEIVING[0]}', '{RECEIVING[1]}') "
         f"OR {json_has_key('e.document', 'certificationInfo')})"
@@ -117,21 +125,18 @@ def _node_events_sql(history: bool) -> str:
         f"{json_key('e.document', 'sourceList')}, "
         "CASE WHEN r.id IS NULL THEN 0 ELSE 1 END"
     )
-    return (
-        _backward_cte(history)
-        + f""",
-    nodes(epc) AS (SELECT epc FROM walk WHERE lane = 'parts' UNION SELECT %s)
+    return f"""
+    WITH nodes(epc) AS ({nodes})
     SELECT n.epc, {columns}
       FROM nodes n JOIN {EVENT_EPC} x ON x.epc = n.epc JOIN {EVENT} e ON e.id = x.event_id
       LEFT JOIN {RETRACTION} r ON r.event_id = e.id
-     WHERE {wanted}
+     WHERE x.role IN ('epc', 'output') AND {wanted}
     UNION ALL
     SELECT n.epc, {columns}
       FROM nodes n JOIN {EVENT_QTY} x ON x.epc_class = n.epc JOIN {EVENT} e ON e.id = x.event_id
       LEFT JOIN {RETRACTION} r ON r.event_id = e.id
-     WHERE {wanted}
+     WHERE x.role IN ('quantity', 'output') AND {wanted}
     """
-    )
 
 
 def _identity_facts(epc: str) -> tuple[str | None, str | None, str | None]:
@@ -161,8 +166,9 @@ class _Node:
     sources: list[str] = field(default_factory=list)
 
 
-def _node_events(nodes: dict[str, _Node], start: str, history: bool) -> None:
-    rows = fetch(_node_events_sql(history), [start, start])
+def _node_events(nodes: dict[str, _Node]) -> None:
+    source, params = values_table([("epc", "text")], [(epc,) for epc in sorted(nodes)])
+    rows = fetch(_node_events_sql(source), params)
     seen: set[tuple[str, str]] = set()
     for (epc, event_id, event_time, biz_step, disposition, read_point, biz_location, cert,
          sources, retracted) in sorted(rows, key=lambda r: (str(r[2]), r[1])):  # fmt: skip
@@ -278,7 +284,7 @@ def backward(
         if key not in edge_seen:
             edge_seen.add(key)
             children[parent].append({"epc": epc, **edge})
-    _node_events(nodes, start, include_history)
+    _node_events(nodes)
     products, by_di, materials = _catalogue(nodes)
     holders = resolve_holders({s for n in nodes.values() for s in n.sources})
 
@@ -339,9 +345,15 @@ def backward(
 
 
 def _forward_sql(history: bool, scope: str) -> str:
+    """One row per path step: (epc, depth, cur, src, unit columns...).
+
+    Grouping (a node reached along several paths), ``part_of`` and ordering happen in Python
+    in one pass: for a 100k-unit recall, sorting and hashing in SQL spill to disk under the
+    default work_mem, and the planner cannot know a CTE's size to choose for it.
+    """
     up_edges = f"g.kind IN ('{TRANSFORMED}', '{ASSOCIATED}') {_open_only(history)}"
     down_edges = f"g.kind = '{AGGREGATED}' {_open_only(history)}"
-    scope_clause = f"AND (u.epc IS NULL OR {scope})" if scope else ""
+    scope_clause = f"WHERE u.epc IS NULL OR {scope}" if scope else ""
     return f"""
     WITH RECURSIVE
     up(epc, depth, cur, src) AS (
@@ -362,57 +374,94 @@ def _forward_sql(history: bool, scope: str) -> str:
           FROM {EDGE} g JOIN down w ON g.parent = w.epc
          WHERE {down_edges} AND w.depth < {MAX_DEPTH}
     ),
-    hit(epc, depth, cur) AS (
-        SELECT epc, depth, cur FROM up
+    hit(epc, depth, cur, src) AS (
+        SELECT epc, depth, cur, src FROM up
         UNION ALL
-        SELECT epc, depth, cur FROM down
-    ),
-    best(epc, depth, cur) AS (
-        SELECT epc, MIN(depth), MAX(cur) FROM hit GROUP BY epc
-    ),
-    parts(epc, part_of) AS (
-        SELECT src, MIN(epc) FROM up WHERE src IS NOT NULL AND cur = 1 GROUP BY src
+        SELECT epc, depth, cur, NULL FROM down
     )
-    SELECT b.epc, b.depth, b.cur, pt.part_of, u.epc, u.gtin, u.serial, u.lot, u.expiry,
-           u.disposition, u.biz_location, COALESCE(u.possessing_party, u.owning_party), u.container,
-           u.installed_in, p.id, p.name, p.model
-      FROM best b
-      LEFT JOIN parts pt ON pt.epc = b.epc
-      LEFT JOIN {UNIT} u ON u.epc = b.epc
+    SELECT h.epc, h.depth, h.cur, h.src, u.epc, u.gtin, u.serial, u.lot, u.expiry,
+           u.disposition, u.biz_location, COALESCE(u.possessing_party, u.owning_party),
+           u.container, u.installed_in, p.id, p.name, p.model
+      FROM hit h
+      LEFT JOIN {UNIT} u ON u.epc = h.epc
       LEFT JOIN {PRODUCT_ID} pi ON u.product_id IS NULL AND pi.di = u.gtin
       LEFT JOIN {PRODUCT} p ON p.id = COALESCE(u.product_id, pi.product_id)
-     WHERE 1 = 1 {scope_clause}
-     ORDER BY b.depth, b.epc
+     {scope_clause}
     """
+
+
+_UNIT_KEYS = (
+    "epc", "kind", "level", "current", "part_of", "gtin", "serial", "lot", "expiry", "product",
+    "disposition", "location", "holder", "contained_in", "installed_in",
+)  # fmt: skip
+_NO_HOLDER: dict[str, Any] = {"id": None, "gln": None, "name": None, "role": None}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
 
 
 @dataclass
 class ForwardResult:
-    """The forward trace; ``units`` rows are plain dicts in ForwardUnit's shape."""
+    """The forward trace. ``rows`` hold one tuple per unit in ForwardUnit's field order, with
+    ``product`` and ``holder`` as keys into ``products`` / ``holders``; ``units`` gives dicts
+    and ``to_json`` encodes the rows straight to the API's JSON (a test holds the two equal)."""
 
     id: str
     epc: str
     kind: str
     include_history: bool
-    units: list[dict[str, Any]]
+    rows: list[tuple[Any, ...]]
+    products: dict[int, dict[str, Any]]
+    holders: dict[str, dict[str, Any]]
     summary: list[dict[str, Any]]
     lots: list[dict[str, Any]]
 
     @property
     def count(self) -> int:
-        return len(self.units)
+        return len(self.rows)
+
+    @property
+    def units(self) -> list[dict[str, Any]]:
+        out = []
+        for row in self.rows:
+            unit = dict(zip(_UNIT_KEYS, row, strict=True))
+            unit["product"] = self.products.get(unit["product"]) if unit["product"] else None
+            unit["holder"] = self.holders.get(unit["holder"]) if unit["holder"] else None
+            out.append(unit)
+        return out
+
+    def _head(self) -> dict[str, Any]:
+        return {"id": self.id, "epc": self.epc, "kind": self.kind,
+                "include_history": self.include_history, "count": self.count,
+                "summary": self.summary, "lots": self.lots}  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "epc": self.epc,
-            "kind": self.kind,
-            "include_history": self.include_history,
-            "count": self.count,
-            "summary": self.summary,
-            "lots": self.lots,
-            "units": self.units,
-        }
+        return {**self._head(), "units": self.units}
+
+    def to_json(self) -> str:
+        """The JSON of ``as_dict()``, byte for byte, without building a dict per unit."""
+        products = {pk: _dumps(p) for pk, p in self.products.items()}
+        holders = {key: _dumps(h) for key, h in self.holders.items()}
+        parts = []
+        for (epc, kind, level, current, part_of, gtin, serial, lot, expiry, product,
+             disposition, location, holder, contained_in, installed_in) in self.rows:  # fmt: skip
+            parts.append(
+                f'{{"epc":{_text(epc)},"kind":"{kind}","level":{level},'
+                f'"current":{"true" if current else "false"},"part_of":{_text(part_of)},'
+                f'"gtin":{_text(gtin)},"serial":{_text(serial)},"lot":{_text(lot)},'
+                f'"expiry":{_text(expiry)},'
+                f'"product":{products[product] if product else "null"},'
+                f'"disposition":{_text(disposition)},"location":{_text(location)},'
+                f'"holder":{holders[holder] if holder else "null"},'
+                f'"contained_in":{_text(contained_in)},"installed_in":{_text(installed_in)}}}'
+            )
+        head = _dumps(self._head())
+        return f'{head[:-1]},"units":[{",".join(parts)}]}}'
 
 
 def _unit_kind(epc: str, product_id: int | None) -> str:
@@ -431,42 +480,47 @@ def forward(
     show_classes: bool,
 ) -> ForwardResult:
     where, scope_params = scope
-    rows = fetch(_forward_sql(include_history, where), [start, start, *scope_params])
-    holder_ids = {row[11] for row in rows if row[11]}
-    holders = resolve_holders(holder_ids) if holder_ids else {}
-    held: dict[str, dict[str, Any]] = {
-        value: holder_dict(value, holders.get(value)) for value in holder_ids
-    }
-    units: list[dict[str, Any]] = []
+    best: dict[str, list[Any]] = {}  # epc -> [depth, cur, unit columns]
+    part_of: dict[str, str] = {}
+    for row in fetch(_forward_sql(include_history, where), [start, start, *scope_params]):
+        epc, depth, cur, src = row[0], row[1], row[2], row[3]
+        if src is not None and cur == 1 and (src not in part_of or epc < part_of[src]):
+            part_of[src] = epc  # epc is what src was consumed into / is installed in
+        known = best.get(epc)
+        if known is None:
+            best[epc] = [depth, cur, row[4:]]
+        else:
+            known[0] = min(known[0], depth)
+            known[1] = max(known[1], cur)
+    holder_ids = {cols[7] for _, _, cols in best.values() if cols[7]}
+    resolved = resolve_holders(holder_ids) if holder_ids else {}
+    holders = {value: holder_dict(value, resolved.get(value)) for value in holder_ids}
+    products: dict[int, dict[str, Any]] = {}
+    rows: list[tuple[Any, ...]] = []
     lots: list[dict[str, Any]] = []
     counts: dict[str | None, int] = defaultdict(int)
-    for row in rows:
-        (epc, depth, cur, part_of, unit_epc, gtin, serial, lot, expiry, disposition,
-         location, holder, container, installed_in, product_id, name, model) = row  # fmt: skip
+    for epc, (depth, cur, cols) in sorted(best.items(), key=lambda item: (item[1][0], item[0])):
+        (unit_epc, gtin, serial, lot, expiry, disposition, location, holder, container,
+         installed_in, product_id, name, model) = cols  # fmt: skip
         if unit_epc is None:
             if show_classes and (is_class_level(epc_kind(epc)) or depth > 0):
-                lots.append(
-                    {"epc": epc, "type": epc_kind(epc), "level": depth, "current": bool(cur)}
-                )
+                lots.append({"epc": epc, "type": epc_kind(epc), "level": depth,
+                             "current": bool(cur)})  # fmt: skip
             continue
         unit_kind = _unit_kind(epc, product_id)
-        if cur and part_of is None and unit_kind != "container":
+        above = part_of.get(epc)
+        if cur and above is None and unit_kind != "container":
             counts[holder] += 1
-        units.append({
-            "epc": epc, "kind": unit_kind, "level": depth, "current": bool(cur),
-            "part_of": part_of, "gtin": gtin, "serial": serial, "lot": lot,
-            "expiry": expiry.isoformat() if hasattr(expiry, "isoformat") else expiry,
-            "product": ({"id": product_id, "name": name, "model": model}
-                        if product_id is not None else None),
-            "disposition": disposition, "location": location,
-            "holder": held[holder] if holder else None,
-            "contained_in": container, "installed_in": installed_in,
-        })  # fmt: skip
+        if product_id is not None and product_id not in products:
+            products[product_id] = {"id": product_id, "name": name, "model": model}
+        rows.append((
+            epc, unit_kind, depth, bool(cur), above, gtin, serial, lot,
+            expiry.isoformat() if hasattr(expiry, "isoformat") else expiry, product_id,
+            disposition, location, holder, container, installed_in,
+        ))  # fmt: skip
     summary = [
-        {
-            **(held[value] if value else {"id": None, "gln": None, "name": None, "role": None}),
-            "count": n,
-        }
+        {**(holders[value] if value else _NO_HOLDER), "count": n}
         for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0] or ""))
     ]
-    return ForwardResult(query, start, kind, include_history, units, summary, lots)
+    return ForwardResult(query, start, kind, include_history, rows, products, holders,
+                         summary, lots)  # fmt: skip

@@ -25,9 +25,9 @@ def backward_json(data: dict[str, Any]) -> str:
 
 
 def forward_json(result: ForwardResult) -> str:
-    # Up to 100k units (DESIGN §10): the rows are plain dicts already in ForwardOut's shape
-    # (a test holds them to it), so they are encoded directly instead of through pydantic.
-    return _dumps(result.as_dict())
+    # Up to 100k units (DESIGN §10): the rows are encoded straight from tuples instead of
+    # through pydantic (tests hold the result to ForwardOut and to as_dict()).
+    return result.to_json()
 
 
 # Text tables ---------------------------------------------------------------------------------

@@ -41,6 +41,31 @@ PRODUCT_ID = ProductIdentifier._meta.db_table
 MAX_DEPTH = 32
 
 
+def values_table(
+    columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> tuple[str, list[Any]]:
+    """A small list of rows as one SQL row source with one parameter per column (PostgreSQL
+    ``unnest`` of arrays) or one in all (SQLite ``json_each``), whatever the number of rows.
+
+    ``columns`` are (name, PostgreSQL type) pairs. The planner sees the real values, so it
+    probes the indexes instead of guessing at a CTE's size.
+    """
+    names = ", ".join(name for name, _ in columns)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{pg_type}[]" for _, pg_type in columns)
+        params = [[row[i] for row in rows] for i in range(len(columns))]
+        return f"SELECT * FROM unnest({arrays}) AS v({names})", params
+    picks = ", ".join(
+        f"json_extract(value, '$[{i}]') AS {name}" for i, (name, _) in enumerate(columns)
+    )
+    return f"SELECT {picks} FROM json_each(%s)", [json.dumps([list(row) for row in rows])]
+
+
+def db_datetime(value: Any) -> Any:
+    """A datetime read back from a raw row, as a parameter compared with stored datetimes."""
+    return connection.ops.adapt_datetimefield_value(aware(value))
+
+
 def json_key(column: str, key: str) -> str:
     """SQL giving the JSON text of one top-level key of a JSON column (NULL when absent)."""
     if connection.vendor == "postgresql":

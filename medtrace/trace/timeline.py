@@ -1,13 +1,13 @@
 """The unit timeline (DESIGN §7): every event touching a unit, oldest first, with its phase.
 
-One SQL statement gathers the events: the unit's own (EventEpc / EventQuantity, by the
-``(epc, event_time)`` index), those of every container it sat in while it was inside (the
-aggregation edges above it, nested, each window cut to the time the unit was really inside), of
-the device it was installed in while installed, of the components installed into it while they
-were installed (association edges below it, nested), and the TransactionEvents that share a
-bizTransaction with any of those (the ERP documents: PO, despatch advice, invoice...). Only
-TransactionEvents are linked through a bizTransaction: a work order or PO is shared by thousands
-of other units' events, which are not this unit's history.
+Two SQL statements (the walk, then the events) gather the unit's own events (EventEpc /
+EventQuantity, by the ``(epc, event_time)`` index), those of every container it sat in while
+it was inside (the aggregation edges above it, nested, each window cut to the time the unit was
+really inside), of the device it was installed in while installed, of the components installed
+into it while they were installed (association edges below it, nested), and the
+TransactionEvents that share a bizTransaction with any of those (the ERP documents: PO,
+despatch advice, invoice...). Only TransactionEvents are linked through a bizTransaction: a work
+order or PO is shared by thousands of other units' events, which are not this unit's history.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from .sql import (
     EVENT_QTY,
     MAX_DEPTH,
     RETRACTION,
+    db_datetime,
     fetch,
     iso,
     json_key,
     json_text,
     loads,
+    values_table,
 )
 
 SELF = "self"
@@ -40,7 +42,8 @@ SELF = "self"
 _PRIO_SELF, _PRIO_COMPONENT, _PRIO_CONTAINER, _PRIO_DOCUMENT = 0, 1, 2, 3
 
 
-def _timeline_sql() -> str:
+def _walk_sql() -> str:
+    """Containers above the unit and parts below it, each with the window it was linked in."""
     containment = "('aggregated', 'associated')"
     return f"""
     WITH RECURSIVE
@@ -75,28 +78,41 @@ def _timeline_sql() -> str:
          WHERE g.kind = 'associated' AND d.depth < {MAX_DEPTH}
            AND (g.valid_to IS NULL OR g.valid_to >= d.vfrom)
            AND (d.vto IS NULL OR g.valid_from <= d.vto)
-    ),
-    rel(epc, via, prio, depth, vfrom, vto) AS (
-        SELECT epc, 'container:' || epc, {_PRIO_CONTAINER}, depth, vfrom, vto FROM up
+    )
+    SELECT epc, 'container:' || epc, {_PRIO_CONTAINER}, depth, vfrom, vto FROM up
+    UNION ALL
+    SELECT epc, 'component:' || epc, {_PRIO_COMPONENT}, depth, vfrom, vto FROM down
+    """
+
+
+_RELATED = [("epc", "text"), ("via", "text"), ("prio", "int"), ("depth", "int"),
+            ("vfrom", "timestamptz"), ("vto", "timestamptz")]  # fmt: skip
+
+
+def _events_sql(related: str) -> str:
+    """The events themselves: index range scans on EventEpc (epc, event_time) per object."""
+    windows = ""
+    if related:
+        windows = f"""
         UNION ALL
-        SELECT epc, 'component:' || epc, {_PRIO_COMPONENT}, depth, vfrom, vto FROM down
-    ),
+        SELECT ee.event_id, r.via, r.prio, r.depth
+          FROM rel r JOIN {EVENT_EPC} ee ON ee.epc = r.epc
+         WHERE ee.event_time >= r.vfrom AND (r.vto IS NULL OR ee.event_time <= r.vto)"""
+    return f"""
+    WITH {f"rel(epc, via, prio, depth, vfrom, vto) AS ({related})," if related else ""}
     hits(event_id, via, prio, depth) AS (
         SELECT ee.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_EPC} ee WHERE ee.epc = %s
         UNION ALL
         SELECT q.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_QTY} q WHERE q.epc_class = %s
-        UNION ALL
-        SELECT ee.event_id, r.via, r.prio, r.depth
-          FROM rel r JOIN {EVENT_EPC} ee ON ee.epc = r.epc
-         WHERE ee.event_time >= r.vfrom AND (r.vto IS NULL OR ee.event_time <= r.vto)
+        {windows}
     ),
     linked(event_id, via, prio, depth) AS (
         SELECT b2.event_id, 'bizTransaction:' || b2.value, {_PRIO_DOCUMENT}, 0
-          FROM (SELECT DISTINCT event_id FROM hits) h
-          JOIN {EVENT_BTT} b1 ON b1.event_id = h.event_id
+          FROM {EVENT_BTT} b1
           JOIN {EVENT_BTT} b2 ON b2.value = b1.value
           JOIN {EVENT} t ON t.id = b2.event_id
-         WHERE t.event_type = 'TransactionEvent'
+         WHERE b1.event_id IN (SELECT event_id FROM hits)
+           AND t.event_type = 'TransactionEvent'
     ),
     found(event_id, via, prio, depth) AS (
         SELECT event_id, via, prio, depth FROM hits
@@ -138,8 +154,17 @@ def _pairs(raw: Any, value_key: str, kind: str) -> list[dict[str, Any]]:
 
 
 def fetch_timeline_rows(epc: str) -> list[tuple[Any, ...]]:
-    """The raw rows, one per (event, path); the first row of an event is its best path."""
-    return fetch(_timeline_sql(), [epc, epc, epc, epc])
+    """The raw rows, one per (event, path); the first row of an event is its best path.
+
+    Two statements: the (tiny) walk, then the events with the walk's result passed as literal
+    values, so the planner probes the (epc, event_time) index once per object and window.
+    """
+    related = [
+        (other, via, prio, depth, db_datetime(vfrom), db_datetime(vto))
+        for other, via, prio, depth, vfrom, vto in fetch(_walk_sql(), [epc, epc])
+    ]
+    source, params = values_table(_RELATED, related) if related else ("", [])
+    return fetch(_events_sql(source), [*params, epc, epc])
 
 
 def build_timeline(

@@ -169,7 +169,7 @@ def test_backward_takes_a_constant_number_of_queries(
         f.transform(f.t(3), inputs=boards, outputs=[device]),
     )  # fmt: skip
 
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(9):
         data = selectors.trace_backward(id=device, user=None)
 
     assert data["count"] == 20

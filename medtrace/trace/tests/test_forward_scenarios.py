@@ -3,6 +3,7 @@ capture path (DESIGN §7)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ def forward(ident: str, *, history: bool = False) -> dict[str, Any]:
     result = selectors.trace_forward(id=ident, user=None, include_history=history)
     data = result.as_dict()
     ForwardOut.model_validate(data)  # the hand-built rows keep the documented shape
+    # The fast encoder writes exactly what json.dumps would.
+    assert result.to_json() == json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return data
 
 
@@ -301,3 +304,24 @@ def test_f_an_error_declaration_on_the_association_removes_the_link(w: f.World) 
     assert units[pump]["installed_in"] == right
     # Retracted links are gone even from history.
     assert wrong not in by_epc(forward(pump, history=True))
+
+
+def test_the_fast_json_escapes_like_json_dumps(w: f.World) -> None:
+    from medtrace.masterdata.models import Product
+
+    Product.objects.filter(pk=w.device.pk).update(name='输液泵 "Pro" \\ /\t', model="<M>\u2028")
+    lot, odd = w.resin_lot("ESC"), w.device_sn('Q"/1')
+    f.capture(
+        f.transform(
+            f.t(1),
+            input_lots=[(lot, 1)],
+            outputs=[odd],
+            location=w.ward.sgln,
+            destinations=[("possessing_party", w.pgln(w.hospital))],
+        )
+    )
+
+    units = by_epc(forward(lot))
+
+    assert units[odd]["serial"] == 'Q"/1'
+    assert units[odd]["product"]["name"] == '输液泵 "Pro" \\ /\t'

@@ -49,7 +49,7 @@ def test_forward_queries_do_not_grow_with_the_number_of_units(
     w = f.world()
     small, large = _recall_world(w, "QS", 4), _recall_world(w, "QL", 120)
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(4):
         result = selectors.trace_forward(id=large, user=None)
 
     assert result.count == 240
@@ -78,9 +78,9 @@ def test_backward_and_timeline_queries_do_not_grow_with_the_tree(
     w = f.world()
     small, big = _device_with_parts(w, "QB-S", 2), _device_with_parts(w, "QB-B", 60)
 
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(9):
         tree = selectors.trace_backward(id=big, user=None)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(5):
         timeline = selectors.unit_timeline(id=big, user=None)
 
     assert (tree["count"], timeline["count"]) == (60, 2 + 60 + 60)
@@ -98,5 +98,5 @@ def test_a_partner_forward_trace_adds_only_the_party_lookups(
     w = f.world()
     lot = _recall_world(w, "QP", 10)
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         selectors.trace_forward(id=lot, user=hospital_a)
