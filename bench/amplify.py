@@ -6,7 +6,7 @@ Capturing 10M events through the real path takes hours on this shared 2-core mac
 the timeline-at-10M target the events loaded by dataset.py (real capture path) are copied
 in SQL: copy k renames every serial (sgtin serial -> "C<k>" + serial), lot (lgtin lot ->
 "C<k>" + lot), SSCC (extension digit -> k), business transaction value (+ "#C<k>") and eventID
-(+ "#C<k>"), and maps event ids to fresh ones; Event, EventEpc, EventQuantity,
+("C<k>#" + eventID), and maps event ids to fresh ones; Event, EventEpc, EventQuantity,
 EventBizTransaction, EventSourceDest, GenealogyEdge and UnitState rows are copied. Each copy
 is a separate, equally shaped population of units, so per-unit read paths see the same shape
 of data with k+1 times as many rows in every table and index. The stored document JSON is
@@ -53,7 +53,7 @@ def copy_once(conn: psycopg.Connection, k: int, max_id: int) -> dict[str, float]
         step("event", f"""INSERT INTO ledger_event (id, event_id, event_type, action, event_time,
                 event_time_zone_offset, record_time, biz_step, disposition, read_point,
                 biz_location, content_sha256, document, capture_job_id)
-            SELECT m.new, e.event_id || '#C{k}', e.event_type, e.action, e.event_time,
+            SELECT m.new, 'C{k}#' || e.event_id, e.event_type, e.action, e.event_time,
                    e.event_time_zone_offset, e.record_time, e.biz_step, e.disposition,
                    e.read_point, e.biz_location, e.content_sha256, e.document, e.capture_job_id
               FROM ledger_event e JOIN idmap m ON m.old = e.id ORDER BY m.new""")

@@ -52,13 +52,29 @@ def explain_calls(fn, *args) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def _units(db: str) -> int:
-    meta = RESULTS / f"dataset_{db}.json"
-    if meta.exists():
-        return json.loads(meta.read_text())["units"]
+def _units(db: str) -> tuple[int, int]:
+    """(pumps captured through the real path, SQL copies of them made by amplify.py).
+
+    The pump count is found by binary search on UnitState (P00000000 .. P<n-1> exist)."""
     from medtrace.ledger.models import UnitState
 
-    return UnitState.objects.filter(gtin="06901234100013").count()
+    def exists(n: int) -> bool:
+        return UnitState.objects.filter(epc=f"urn:epc:id:sgtin:6901234.010001.P{n:08d}").exists()
+
+    lo, hi = 0, 1
+    while exists(hi):
+        hi *= 2
+    while lo < hi:  # first n that does not exist
+        mid = (lo + hi) // 2
+        if exists(mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    meta = RESULTS / f"amplify_{db}.json"
+    copies = 0
+    if meta.exists():
+        copies = json.loads(meta.read_text())["command"].split("--copies")[1].split()[0]
+    return lo, int(copies)
 
 
 def _dataset_counts() -> dict:
@@ -79,13 +95,17 @@ def cmd_timeline(args: argparse.Namespace) -> None:
 
     from medtrace.trace import selectors, timeline
 
-    units = _units(args.db)
+    units, copies = _units(args.db)
     rng = random.Random(42)
-    epcs = [f"urn:epc:id:sgtin:6901234.010001.P{rng.randrange(units):08d}"
-            for _ in range(args.samples)]
+    epcs = []
+    for _ in range(args.samples):
+        k = rng.randrange(copies + 1)
+        epcs.append(f"urn:epc:id:sgtin:6901234.010001.{f'C{k}' if k else ''}"
+                    f"P{rng.randrange(units):08d}")
     token = create_token(args.db, ["trace:read"])
     result = {"command": f"bench/bench_trace.py timeline --db {args.db} --samples {args.samples}",
-              "date": now_iso(), "machine": machine(), "units": units,
+              "date": now_iso(), "machine": machine(), "units_captured": units,
+              "sql_copies": copies, "units_total": units * (copies + 1),
               "store": _dataset_counts(), "samples": len(epcs)}
     # selector, cold then warm
     for label in ("selector_pass1_cold", "selector_pass2_warm"):
