@@ -266,11 +266,24 @@ def cmd_single(args: argparse.Namespace) -> None:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
+    batch = _single_events(50, run_tag())
+    t0 = time.perf_counter()
     with CaptureQueriesContext(connection) as ctx:
-        client.post("/epcis/events", json.dumps(_single_events(1, run_tag())[0]),
-                    content_type="application/ld+json", HTTP_AUTHORIZATION=f"Bearer {token}")
-    result["queries_per_request"] = len(ctx.captured_queries)
-    result["queries"] = [q["sql"][:300] for q in ctx.captured_queries]
+        for event in batch:
+            client.post("/epcis/events", json.dumps(event), content_type="application/ld+json",
+                        HTTP_AUTHORIZATION=f"Bearer {token}")
+    wall = time.perf_counter() - t0
+    result["queries_per_request"] = round(len(ctx.captured_queries) / len(batch), 1)
+    db = sum(float(q["time"]) for q in ctx.captured_queries)
+    result["db_time_share"] = {"requests": len(batch), "wall_ms_per_request": round(wall / len(batch) * 1000, 2),
+                               "sql_ms_per_request": round(db / len(batch) * 1000, 2)}
+    stmts: dict[str, list[float]] = {}
+    for q in ctx.captured_queries:
+        key = re.sub(r"'[^']*'(::\w+)?", "?", " ".join(q["sql"].split()))
+        key = re.sub(r'"s\d+_x\d+"', "sp", key)[:100]
+        stmts.setdefault(key, []).append(float(q["time"]) * 1000)
+    result["queries"] = {k: {"per_request": round(len(v) / len(batch), 2),
+                             "mean_ms": round(sum(v) / len(v), 3)} for k, v in stmts.items()}
     reset_queries()
     save(f"capture_single_{args.db}", result)
     print(json.dumps({k: v for k, v in result.items() if k != "queries"}, indent=2))
