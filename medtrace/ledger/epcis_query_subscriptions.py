@@ -1,9 +1,9 @@
 """Named queries and webhook subscriptions: the writes, and what a subscription delivers.
 
-Delivery itself belongs to the worker: it calls ``subscription_results``, POSTs
-``results.document`` to ``subscription.dest`` with the ``GS1-Signature`` header from
-``subscription_signature``, and after a 2xx answer calls ``subscription_advance``. Until then
-the same events are offered again, so a failed delivery loses nothing.
+Delivery itself belongs to the worker: it calls ``subscription_results``, POSTs the document
+to ``subscription.dest`` with the ``GS1-Signature`` header from ``subscription_signature``, and
+after a 2xx answer calls ``subscription_advance``. Until then the same events are offered
+again, so a failed delivery loses nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,12 +22,12 @@ from medtrace.accounts.models import User
 
 from .epcis_query_params import EventQuery, QueryError, parse_query, parse_time
 from .epcis_query_select import event_document, event_page, query_document
+from .models import Event
 from .models_queries import NamedQuery, QuerySubscription
 
 __all__ = [
     "SUBSCRIPTION_SETTLE",
     "SubscriptionError",
-    "SubscriptionResults",
     "named_query_create",
     "named_query_delete",
     "subscription_advance",
@@ -259,29 +258,21 @@ def subscription_delete(*, subscription: QuerySubscription) -> None:
     subscription.delete()
 
 
-@dataclass
-class SubscriptionResults:
-    """What to POST to the subscriber now, and where delivery resumes after it succeeds."""
-
-    document: dict[str, Any]
-    event_count: int
-    resume_after: tuple[datetime, int | None]
-    more: bool = False
-    event_ids: list[str] = field(default_factory=list)
-
-
 def subscription_results(
     subscription: QuerySubscription,
     *,
     limit: int = SUBSCRIPTION_BATCH,
     now: datetime | None = None,
-) -> SubscriptionResults:
-    """The query's events recorded since the subscription's position, oldest first.
+) -> dict[str, Any]:
+    """The EPCISQueryDocument to POST: the query's events recorded since the subscription's
+    position, oldest first, with its subscriptionID and queryName.
 
-    At most ``limit`` events (a batch; ``more`` says another follows), all recorded before
-    ``now - SUBSCRIPTION_SETTLE``. A retracted event comes again, as declared in error, when
-    its declaration is recorded. The query's own orderBy / eventCountLimit / maxEventCount do
-    not apply: a subscription delivers every new match, in recordTime order.
+    At most ``limit`` events (the REST binding asks for manageable batches: a worker calls
+    again until the list comes back empty), all recorded before ``now - SUBSCRIPTION_SETTLE``.
+    A retracted event comes again, as declared in error, when its declaration is recorded.
+    The query's own orderBy / eventCountLimit / maxEventCount do not apply: a subscription
+    delivers every new match, in recordTime order. The list may be empty; whether to send it
+    then is the subscription's ``report_if_empty``.
     """
     stored = parse_query(subscription.query.query, from_url=False)
     query = EventQuery(
@@ -299,37 +290,28 @@ def subscription_results(
     else:
         after = [subscription.last_record_time.isoformat(), subscription.last_event_pk]
     page = event_page(query, after=after, size=limit)
-    resume: tuple[datetime, int | None] = (
-        subscription.last_record_time,
-        subscription.last_event_pk,
-    )
-    if page.events:
-        last = page.events[-1]
-        resume = (last.effective_record_time, last.pk)  # type: ignore[attr-defined]
-    document = query_document(
+    return query_document(
         [event_document(e) for e in page.events],
         query_name=subscription.query.name,
         subscription_id=str(subscription.pk),
     )
-    return SubscriptionResults(
-        document,
-        len(page.events),
-        resume,
-        more=page.next_key is not None,
-        event_ids=[e.event_id for e in page.events],
-    )
 
 
-def subscription_advance(*, subscription: QuerySubscription, results: SubscriptionResults) -> None:
-    """Record a successful delivery: the next results start after the delivered events."""
-    record_time, event_pk = results.resume_after
+def subscription_advance(*, subscription: QuerySubscription, document: dict[str, Any]) -> None:
+    """Record that ``document`` (from ``subscription_results``) was delivered: the next
+    results start after its last event. Call it only after the subscriber answered 2xx."""
+    events = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     now = timezone.now()
-    QuerySubscription.objects.filter(pk=subscription.pk).update(
-        last_record_time=record_time, last_event_pk=event_pk, last_notified_at=now
-    )
-    subscription.last_record_time = record_time
-    subscription.last_event_pk = event_pk
-    subscription.last_notified_at = now
+    changes: dict[str, Any] = {"last_notified_at": now}
+    if events:
+        last = events[-1]
+        # The keyset is (effective recordTime, event pk): the document carries both, the
+        # recordTime exactly (microseconds, UTC) and the pk through the unique eventID.
+        changes["last_record_time"] = datetime.fromisoformat(last["recordTime"])
+        changes["last_event_pk"] = Event.objects.only("pk").get(event_id=last["eventID"]).pk
+    QuerySubscription.objects.filter(pk=subscription.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(subscription, name, value)
 
 
 def subscription_signature(subscription: QuerySubscription, body: bytes) -> str | None:

@@ -350,6 +350,10 @@ def _subscribe(query_name: str, user: Any, **fields: Any) -> QuerySubscription:
     )
 
 
+def delivered_ids(document: dict[str, Any]) -> list[str]:
+    return [e["eventID"] for e in document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+
+
 def _later() -> Any:
     return timezone.now() + SUBSCRIPTION_SETTLE + timedelta(seconds=1)
 
@@ -363,13 +367,13 @@ def test_subscription_results_are_the_matching_events_recorded_since_it_began(
     subscription = _subscribe(shipping_query, qa_manager)
     capture(ship(2), receive(3), ship(4), user=qa_manager)
     # When the worker asks for results
-    results = subscription_results(subscription, now=_later())
+    document = subscription_results(subscription, now=_later())
     # Then it gets the new matching events, oldest first, as a query document for the query
-    body = results.document["epcisBody"]["queryResults"]
-    assert [e["eventID"] for e in body["resultsBody"]["eventList"]] == [eid(2), eid(4)]
+    assert document["type"] == "EPCISQueryDocument"
+    assert delivered_ids(document) == [eid(2), eid(4)]
+    body = document["epcisBody"]["queryResults"]
     assert body["subscriptionID"] == str(subscription.pk)
     assert body["queryName"] == shipping_query
-    assert results.document["type"] == "EPCISQueryDocument"
 
 
 @pytest.mark.django_db
@@ -380,11 +384,13 @@ def test_subscription_results_resume_after_a_delivery_in_batches(
     capture(*[ship(n) for n in range(5)], user=qa_manager)  # one capture: one recordTime
     delivered: list[str] = []
     while True:
-        results = subscription_results(subscription, limit=2, now=_later())
-        delivered += results.event_ids
-        if not results.event_count:
+        document = subscription_results(subscription, limit=2, now=_later())
+        batch = delivered_ids(document)
+        assert len(batch) <= 2
+        delivered += batch
+        if not batch:
             break
-        subscription_advance(subscription=subscription, results=results)
+        subscription_advance(subscription=subscription, document=document)
     assert delivered == [eid(n) for n in range(5)]
     subscription.refresh_from_db()
     assert subscription.last_notified_at is not None
@@ -399,7 +405,7 @@ def test_undelivered_results_are_offered_again(client, shipping_query, qa_manage
     capture(ship(1), user=qa_manager)
     first = subscription_results(subscription, now=_later())
     again = subscription_results(subscription, now=_later())  # the POST failed: no advance
-    assert first.event_ids == again.event_ids == [eid(1)]
+    assert delivered_ids(first) == delivered_ids(again) == [eid(1)]
 
 
 @pytest.mark.django_db
@@ -408,8 +414,8 @@ def test_events_younger_than_the_settle_time_wait_for_the_next_run(
 ):
     subscription = _subscribe(shipping_query, qa_manager)
     capture(ship(1), user=qa_manager)
-    assert subscription_results(subscription, now=timezone.now()).event_count == 0
-    assert subscription_results(subscription, now=_later()).event_count == 1
+    assert delivered_ids(subscription_results(subscription, now=timezone.now())) == []
+    assert delivered_ids(subscription_results(subscription, now=_later())) == [eid(1)]
 
 
 @pytest.mark.django_db
@@ -417,15 +423,15 @@ def test_a_retraction_is_delivered_again_as_declared_in_error(client, shipping_q
     subscription = _subscribe(shipping_query, qa_manager)
     capture(ship(1), user=qa_manager)
     subscription_advance(
-        subscription=subscription, results=subscription_results(subscription, now=_later())
+        subscription=subscription, document=subscription_results(subscription, now=_later())
     )
     declared = dict(
         ship(1),
         errorDeclaration={"declarationTime": "2025-03-02T00:00:00Z", "reason": "did_not_occur"},
     )
     capture(declared, user=qa_manager)
-    results = subscription_results(subscription, now=_later())
-    (event,) = results.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    document = subscription_results(subscription, now=_later())
+    (event,) = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert event["eventID"] == eid(1)
     assert event["errorDeclaration"]["reason"] == "did_not_occur"
 
@@ -435,15 +441,15 @@ def test_an_empty_result_is_still_a_document_for_report_if_empty(
     client, shipping_query, qa_manager
 ):
     subscription = _subscribe(shipping_query, qa_manager)
-    results = subscription_results(subscription, now=_later())
-    assert results.event_count == 0 and results.more is False
-    assert results.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+    document = subscription_results(subscription, now=_later())
+    assert delivered_ids(document) == []
+    assert document["epcisBody"]["queryResults"]["subscriptionID"] == str(subscription.pk)
 
 
 @pytest.mark.django_db
 def test_the_gs1_signature_is_an_hmac_of_the_exact_body(client, shipping_query, qa_manager):
     signed = _subscribe(shipping_query, qa_manager, token="s3cret")
-    body = json.dumps(subscription_results(signed, now=_later()).document).encode()
+    body = json.dumps(subscription_results(signed, now=_later())).encode()
     expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert subscription_signature(signed, body) == f"sha256={expected}"
     assert subscription_signature(_subscribe(shipping_query, qa_manager), body) is None
@@ -457,4 +463,4 @@ def test_subscription_results_take_a_fixed_number_of_statements(
     capture(*[ship(n) for n in range(20)], user=qa_manager)
     subscription = QuerySubscription.objects.select_related("query").get(pk=subscription.pk)
     with django_assert_max_num_queries(1):
-        assert subscription_results(subscription, now=_later()).event_count == 20
+        assert len(delivered_ids(subscription_results(subscription, now=_later()))) == 20
