@@ -103,7 +103,7 @@ class TimelineEvent(Schema):
 class TimelineOut(Schema):
     id: str = Field(description="The identifier as given")
     epc: str = Field(description="Its canonical form in the ledger")
-    kind: str = Field(description="serial, container or object")
+    kind: str = Field(description="serial, container, object; lot or class (internal users)")
     unit: UnitHeader | None
     count: int
     events: list[TimelineEvent]

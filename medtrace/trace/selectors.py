@@ -54,11 +54,7 @@ class Target:
     query: str
     epc: str
     kind: str
-    state: dict[str, Any] | None
-
-    @property
-    def class_level(self) -> bool:
-        return is_class_level(self.kind)
+    state: dict[str, Any] | None  # UnitState values of an instance-level object
 
 
 # Access --------------------------------------------------------------------------------------
