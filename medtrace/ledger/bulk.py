@@ -45,6 +45,10 @@ def copy_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Sequenc
                 copy.write_row(row)
 
 
+# Below this many rows a plain multi-row INSERT beats setting up a COPY.
+COPY_THRESHOLD = 200
+
+
 def insert_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]],
                 *, json_columns: Sequence[str] = ()) -> None:
     """Insert plain rows (JSON columns as Python values): COPY on PostgreSQL, else bulk_create.
@@ -54,7 +58,7 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
     """
     if not rows:
         return
-    if is_postgresql():
+    if is_postgresql() and len(rows) >= COPY_THRESHOLD:
         json_at = {i for i, c in enumerate(columns) if c in json_columns}
         if json_at:
             rows = [

@@ -356,7 +356,7 @@ _EDGE_COLUMNS = ("parent", "child", "kind", "event_id", "valid_from", "valid_to"
 def _upsert_states(rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
-    if not bulk.is_postgresql():
+    if not bulk.is_postgresql() or len(rows) < bulk.COPY_THRESHOLD:
         UnitState.objects.bulk_create(
             [UnitState(epc=row[0], **dict(zip(_STATE_FIELDS, row[1:], strict=True)))
              for row in rows],

@@ -151,7 +151,7 @@ def _write(prepared: list[_Prepared], job: CaptureJob | None) -> list[tuple[_Pre
          _stored_document(p, now))
         for p in prepared
     ]
-    if bulk.is_postgresql():
+    if bulk.is_postgresql() and len(values) >= bulk.COPY_THRESHOLD:
         ids = bulk.reserve_ids(Event, len(values))
         bulk.insert_rows(Event, _EVENT_COLUMNS,
                          [(pk, *row) for pk, row in zip(ids, values, strict=True)],
@@ -328,16 +328,17 @@ def capture_event(*, data: Mapping[str, Any], user: User | None) -> Event:
         raise CaptureRejected(_issues_to_problems(exc)) from exc
     context = data.get("@context")
     resolver = EpcResolver()
-    job = CaptureJob.objects.create(user=user, event_count=1)
-    try:
-        with transaction.atomic():
-            prep = _prepare(event, context, resolver)
-            _store([prep], job, resolver, behaviour=ROLLBACK)
-    except CaptureRejected as exc:
-        _finish(job, captured=0, problems=exc.problems)
-        raise
-    _finish(job, captured=1, problems=[])
-    return Event.objects.get(event_id=prep.event_id)
+    with transaction.atomic():
+        # The job is written finished, in the same transaction: a rejected single event is
+        # answered synchronously (400) and leaves nothing behind, job included.
+        now = timezone.now()
+        job = CaptureJob.objects.create(user=user, event_count=1, captured_count=1,
+                                        running=False, success=True, finished_at=now)
+        prep = _prepare(event, context, resolver)
+        _store([prep], job, resolver, behaviour=ROLLBACK)
+        stored = Event.objects.filter(event_id=prep.event_id).first()
+    assert stored is not None
+    return stored
 
 
 def _finish(job: CaptureJob, *, captured: int, problems: list[CaptureProblem]) -> None:
