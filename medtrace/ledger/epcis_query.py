@@ -34,11 +34,12 @@ from .epcis_query_select import (
     event_count_exceeds,
     event_document,
     event_page,
+    events_exist,
     iso,
     query_document,
+    standard_member,
     token_dump,
     token_load,
-    value_is_known,
 )
 
 View = Callable[..., HttpResponse]
@@ -418,25 +419,16 @@ def _collection_get(request: HttpRequest, resource_name: str) -> HttpResponse:
     return json_response(body, content_type=media, headers=headers)
 
 
-def _normalise_path_value(resource_name: str, value: str) -> str | None:
-    """The stored spelling of a path value, or None when it cannot name anything."""
-    from medtrace.lib.epcis import cbv
-
-    kind = {"bizSteps": "bizStep", "dispositions": "disposition"}.get(resource_name)
-    if kind is None:
-        return value
-    try:
-        return cbv.normalize(kind, value)
-    except ValueError:
-        return None
-
-
 def _item_get(request: HttpRequest, resource_name: str, value: str) -> HttpResponse:
     media = negotiate(request)
     if isinstance(media, HttpResponse):
         return media
-    stored = _normalise_path_value(resource_name, value)
-    if stored is None or not value_is_known(resource_name, stored):
+    try:
+        # The member's events query: it accepts every spelling (CBV forms, Digital Link URIs).
+        query = parse_query({_PATH_PARAMETER[resource_name]: [value]}, from_url=False)
+    except QueryError:
+        return not_found(f"{resource_name} member {value}")
+    if not standard_member(resource_name, value) and not events_exist(query):
         return not_found(f"{resource_name} member {value}")
     return _collection(["events"], media)
 

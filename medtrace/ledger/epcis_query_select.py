@@ -38,8 +38,10 @@ __all__ = [
     "event_by_id",
     "event_document",
     "event_page",
+    "events_exist",
     "iso",
     "query_document",
+    "standard_member",
     "token_dump",
     "token_load",
 ]
@@ -287,18 +289,14 @@ def collection_page(resource: str, *, after: str | None, size: int) -> tuple[lis
     return page[:size], len(page) > size
 
 
-def value_is_known(resource: str, value: str) -> bool:
-    """Whether a top-level resource instance exists (a standard term or a value in use)."""
+def standard_member(resource: str, value: str) -> bool:
+    """Whether ``value`` is one of the standard members of a top-level resource: the five
+    event types, or a CBV business step / disposition in any spelling."""
     if resource == "eventTypes":
         return value in EventType.values
-    if resource == "epcs":
-        return EventEpc.objects.filter(epc=value).exists()
-    if resource in ("bizSteps", "dispositions") and value in _COLLECTIONS[resource][1]:
-        return True
-    column = {
-        "bizSteps": "biz_step",
-        "dispositions": "disposition",
-        "bizLocations": "biz_location",
-        "readPoints": "read_point",
-    }[resource]
-    return Event.objects.filter(**{column: value}).exists()
+    kind = {"bizSteps": "bizStep", "dispositions": "disposition"}.get(resource)
+    return kind is not None and cbv.to_bare(kind, value) is not None
+
+
+def events_exist(query: EventQuery) -> bool:
+    return _filtered(query).exists()

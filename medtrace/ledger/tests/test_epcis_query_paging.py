@@ -258,6 +258,10 @@ def test_a_member_resource_lists_its_events_sub_resource_or_is_not_found(many):
     assert many.get(f"/epcis/epcs/{b.sgtin('3')}").json()["member"] == ["events"]
     assert many.get("/epcis/bizSteps/urn:epcglobal:cbv:bizstep:shipping").status_code == 200
     assert many.get("/epcis/readPoints/" + b.sgln("6")).status_code == 200
+    # A Digital Link spelling names the same member
+    assert many.get("/epcis/readPoints/https://id.gs1.org/414/6901234000061").status_code == 200
+    link = "https%3A%2F%2Fid.gs1.org%2F01%2F06901234100013%2F21%2F3"
+    assert many.get(f"/epcis/epcs/{link}").json()["member"] == ["events"]
     problem_of(many.get("/epcis/eventTypes/QuantityEvent"), 404, NOT_FOUND)
     problem_of(many.get(f"/epcis/epcs/{b.sgtin('404')}"), 404, NOT_FOUND)
     problem_of(many.get("/epcis/bizSteps/teleporting"), 404, NOT_FOUND)
