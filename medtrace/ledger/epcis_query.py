@@ -59,6 +59,9 @@ SECURITY = "epcisException:SecurityException"
 
 
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Longer query strings are refused before parsing (REST binding: 414 URITooLongException);
+# a query that needs more belongs in a named query's JSON body.
+MAX_URL = 16 * 1024
 
 
 def _csrf_refusal(request: HttpRequest) -> HttpResponse | None:
@@ -103,6 +106,13 @@ def resource(allow: list[str], handlers: Mapping[str, View]) -> View:
             return response
         if request.method in _UNSAFE and (refused := _csrf_refusal(request)) is not None:
             return refused
+        if len(request.get_full_path()) > MAX_URL:
+            return problem(
+                414,
+                "epcisException:URITooLongException",
+                f"The URL is longer than {MAX_URL} characters; send a long query as a named "
+                "query (POST /epcis/queries) and read its events",
+            )
         try:
             return handler(request, *args, **kwargs)
         except Exception:

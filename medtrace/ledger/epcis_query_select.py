@@ -36,6 +36,7 @@ __all__ = [
     "EventPage",
     "collection_page",
     "event_by_id",
+    "event_count_exceeds",
     "event_document",
     "event_page",
     "events_exist",

@@ -398,6 +398,13 @@ def test_a_signed_in_internal_user_may_query_without_a_token(qa_manager):
 
 
 @pytest.mark.django_db
+def test_a_url_too_long_for_a_query_string_is_refused(qa_manager):
+    epcs = "|".join(b.sgtin(str(n)) for n in range(600))
+    response = epcis_client(qa_manager).get("/epcis/events", {"MATCH_epc": epcs})
+    assert "named query" in problem_of(response, 414, "epcisException:URITooLongException")["title"]
+
+
+@pytest.mark.django_db
 def test_an_unknown_path_under_epcis_is_a_problem_not_a_page(qa_manager):
     for method in ("get", "post", "delete"):
         response = getattr(epcis_client(qa_manager), method)("/epcis/teleports/1")
