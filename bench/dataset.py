@@ -86,6 +86,34 @@ def stream(cmd: list[str], env: dict[str, str], log_every: float = 30.0) -> floa
     return time.perf_counter() - started
 
 
+def record_partial(args: argparse.Namespace) -> None:
+    """Record a load that was stopped before N units (the committed work orders stay)."""
+    import re
+
+    points = [(float(m[1]), int(m[2])) for m in re.finditer(
+        r"\[\s*([\d.]+)s\]\s+… (\d+) events captured", Path(args.record_partial).read_text())]
+    t0 = time.perf_counter()
+    with psycopg.connect(db_url(args.name), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    t_analyze = time.perf_counter() - t0
+    stats = table_stats(args.name)
+    rates = [{"at_s": t, "events": e, "events_per_s_since_previous": round((e - pe) / (t - pt))}
+             for (pt, pe), (t, e) in zip(points[::10], points[10::10], strict=False)]
+    last_t, last_e = points[-1]
+    result = {
+        "name": args.name, "url": db_url(args.name), "units_planned": args.units,
+        "plan": args.plan, "stopped_early": True,
+        "unit_states": stats["ledger_unitstate"]["rows"], "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
+        "load_s_to_last_log_line": last_t, "events_at_last_log_line": last_e,
+        "events": stats["ledger_event"]["rows"], "events_per_s": round(last_e / last_t),
+        "rate_over_time": rates, "vacuum_analyze_s": round(t_analyze, 1), "tables": stats,
+    }
+    out = ROOT / "bench" / "results" / f"dataset_{args.name}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "rate_over_time"}, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--name", required=True)
@@ -93,7 +121,12 @@ def main() -> None:
     ap.add_argument("--plan", nargs="*", default=[],
                     help="generator Plan overrides, e.g. per_mcu_lot=100000")
     ap.add_argument("--drop", action="store_true", help="only drop the database")
+    ap.add_argument("--record-partial", metavar="LOG",
+                    help="a load stopped early: VACUUM ANALYZE and record what its log shows")
     args = ap.parse_args()
+    if args.record_partial:
+        record_partial(args)
+        return
     if args.drop:
         drop(args.name)
         print(f"dropped {args.name}")
