@@ -141,11 +141,21 @@ def _timed_phases(n_events: int) -> dict:
         class Rollback(Exception):
             pass
 
+        import psutil
+        from django.db import connection
+
+        with connection.cursor() as c:
+            c.execute("SELECT pg_backend_pid()")
+            backend = psutil.Process(c.fetchone()[0])
         try:
             with transaction.atomic():
+                b0 = sum(backend.cpu_times()[:2])
+                c0 = time.process_time()
                 t1 = time.perf_counter()
                 services.capture_document(data=data, user=None)
                 total = time.perf_counter() - t1
+                py_cpu = time.process_time() - c0
+                db_cpu = sum(backend.cpu_times()[:2]) - b0
                 raise Rollback
         except Rollback:
             pass
@@ -155,6 +165,8 @@ def _timed_phases(n_events: int) -> dict:
         acc["(prepare includes event_hash)"] = 0.0
         mode = "client" if with_ids else "event hash"
         out[mode] = {"capture_document_s": round(total, 3),
+                     "python_cpu_s": round(py_cpu, 3), "postgres_backend_cpu_s": round(db_cpu, 3),
+                     "events_per_cpu_s": round(n_events / (py_cpu + db_cpu)),
                      "events_per_s_in_process": round(n_events / total),
                      "phases_s": {k: round(v, 3) for k, v in acc.items()}}
         print("unprofiled", mode, json.dumps(out[mode]), flush=True)
