@@ -1,6 +1,6 @@
 """The unit timeline (DESIGN §7): every event touching a unit, oldest first, with its phase.
 
-Two SQL statements (the walk, then the events) gather the unit's own events (EventEpc /
+Three short SQL statements (walk, hits, events) gather the unit's own events (EventEpc /
 EventQuantity, by the ``(epc, event_time)`` index), those of every container it sat in while
 it was inside (the aggregation edges above it, nested, each window cut to the time the unit was
 really inside), of the device it was installed in while installed, of the components installed
@@ -89,30 +89,42 @@ _RELATED = [("epc", "text"), ("via", "text"), ("prio", "int"), ("depth", "int"),
             ("vfrom", "timestamptz"), ("vto", "timestamptz")]  # fmt: skip
 
 
-def _events_sql(related: str) -> str:
-    """The events themselves: index range scans on EventEpc (epc, event_time) per object."""
+def _hits_sql(related: str) -> str:
+    """The unit's events and its containers'/parts' events in their windows: index range
+    scans on EventEpc (epc, event_time), one per object."""
     windows = ""
     if related:
         windows = f"""
         UNION ALL
         SELECT ee.event_id, r.via, r.prio, r.depth
-          FROM rel r JOIN {EVENT_EPC} ee ON ee.epc = r.epc
+          FROM ({related}) r JOIN {EVENT_EPC} ee ON ee.epc = r.epc
          WHERE ee.event_time >= r.vfrom AND (r.vto IS NULL OR ee.event_time <= r.vto)"""
     return f"""
-    WITH {f"rel(epc, via, prio, depth, vfrom, vto) AS ({related})," if related else ""}
-    hits(event_id, via, prio, depth) AS (
-        SELECT ee.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_EPC} ee WHERE ee.epc = %s
-        UNION ALL
-        SELECT q.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_QTY} q WHERE q.epc_class = %s
-        {windows}
-    ),
+    SELECT ee.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_EPC} ee WHERE ee.epc = %s
+    UNION ALL
+    SELECT q.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_QTY} q WHERE q.epc_class = %s
+    {windows}
+    """
+
+
+_HITS = [("event_id", "bigint"), ("via", "text"), ("prio", "int"), ("depth", "int")]
+
+
+def _events_sql(hits: str) -> str:
+    """The events with their documents, and the TransactionEvents of the same documents.
+
+    The hits come in as literal values, so the planner knows how few they are and follows
+    them outwards (bizTransaction rows by event, then by value, then events by key); only then
+    are linked events kept if they are TransactionEvents. Filtering ledger_event on its type
+    first, or joining a CTE of unknown size, makes PostgreSQL scan the whole event table.
+    """
+    return f"""
+    WITH hits(event_id, via, prio, depth) AS ({hits}),
     linked(event_id, via, prio, depth) AS (
         SELECT b2.event_id, 'bizTransaction:' || b2.value, {_PRIO_DOCUMENT}, 0
           FROM {EVENT_BTT} b1
-          JOIN {EVENT_BTT} b2 ON b2.value = b1.value
-          JOIN {EVENT} t ON t.id = b2.event_id
+          JOIN {EVENT_BTT} b2 ON b2.value = b1.value AND b2.event_id <> b1.event_id
          WHERE b1.event_id IN (SELECT event_id FROM hits)
-           AND t.event_type = 'TransactionEvent'
     ),
     found(event_id, via, prio, depth) AS (
         SELECT event_id, via, prio, depth FROM hits
@@ -132,6 +144,7 @@ def _events_sql(related: str) -> str:
       FROM found f
       JOIN {EVENT} e ON e.id = f.event_id
       LEFT JOIN {RETRACTION} r ON r.event_id = e.id
+     WHERE f.prio < {_PRIO_DOCUMENT} OR e.event_type = 'TransactionEvent'
      ORDER BY e.event_time, e.id, f.prio, f.depth, f.via
     """
 
@@ -156,15 +169,17 @@ def _pairs(raw: Any, value_key: str, kind: str) -> list[dict[str, Any]]:
 def fetch_timeline_rows(epc: str) -> list[tuple[Any, ...]]:
     """The raw rows, one per (event, path); the first row of an event is its best path.
 
-    Two statements: the (tiny) walk, then the events with the walk's result passed as literal
-    values, so the planner probes the (epc, event_time) index once per object and window.
+    Three small statements (the walk, the hits, the events), each fed the previous one's few
+    results as literal values: every step is an index probe whatever the statistics say.
     """
     related = [
         (other, via, prio, depth, db_datetime(vfrom), db_datetime(vto))
         for other, via, prio, depth, vfrom, vto in fetch(_walk_sql(), [epc, epc])
     ]
     source, params = values_table(_RELATED, related) if related else ("", [])
-    return fetch(_events_sql(source), [*params, epc, epc])
+    hits = fetch(_hits_sql(source), [epc, epc, *params])
+    source, params = values_table(_HITS, hits)
+    return fetch(_events_sql(source), params)
 
 
 def build_timeline(

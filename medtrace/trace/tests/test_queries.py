@@ -80,7 +80,7 @@ def test_backward_and_timeline_queries_do_not_grow_with_the_tree(
 
     with django_assert_max_num_queries(9):
         tree = selectors.trace_backward(id=big, user=None)
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         timeline = selectors.unit_timeline(id=big, user=None)
 
     assert (tree["count"], timeline["count"]) == (60, 2 + 60 + 60)
