@@ -49,8 +49,13 @@ def copy_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Sequenc
 COPY_THRESHOLD = 200
 
 
-def insert_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                *, json_columns: Sequence[str] = ()) -> None:
+def insert_rows(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_columns: Sequence[str] = (),
+) -> None:
     """Insert plain rows (JSON columns as Python values): COPY on PostgreSQL, else bulk_create.
 
     On SQLite the ORM adapts datetimes and decimals to the backend's own text formats, which
@@ -62,13 +67,17 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
         json_at = {i for i, c in enumerate(columns) if c in json_columns}
         if json_at:
             rows = [
-                tuple(json.dumps(v, ensure_ascii=False, separators=(",", ":"))
-                      if i in json_at and v is not None else v for i, v in enumerate(row))
+                tuple(
+                    json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+                    if i in json_at and v is not None
+                    else v
+                    for i, v in enumerate(row)
+                )
                 for row in rows
             ]
         copy_rows(model, columns, rows)
         return
-    attnames = [model._meta.get_field(c).attname for c in columns]
+    attnames = [getattr(model._meta.get_field(c), "attname", c) for c in columns]
     model._default_manager.bulk_create(
         [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=2000
     )

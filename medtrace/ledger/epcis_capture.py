@@ -39,23 +39,37 @@ def job_document(job: CaptureJob) -> dict[str, Any]:
 def _body(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
     media = request.content_type or ""
     if media not in _JSON_TYPES:
-        return None, problem(415, "epcisException:ValidationException",
-                             f"Unsupported media type {media!r}",
-                             detail="send application/json or application/ld+json")
+        return None, problem(
+            415,
+            "epcisException:ValidationException",
+            f"Unsupported media type {media!r}",
+            detail="send application/json or application/ld+json",
+        )
     if len(request.body) > services.CAPTURE_FILE_SIZE_LIMIT:
-        return None, problem(413, "epcisException:CaptureLimitExceededException",
-                             "Capture payload too large")
+        return None, problem(
+            413, "epcisException:CaptureLimitExceededException", "Capture payload too large"
+        )
     try:
         return json.loads(request.body), None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, problem(400, "epcisException:ValidationException",
-                             f"The body is not valid JSON: {exc}")
+        return None, problem(
+            400, "epcisException:ValidationException", f"The body is not valid JSON: {exc}"
+        )
 
 
-def _rejected(exc: services.CaptureRejected) -> HttpResponse:
+def _rejected(exc: services.CaptureRejected, *, single: bool = False) -> HttpResponse:
     first = exc.problems[0] if exc.problems else None
+    status, type_ = exc.status, exc.type
+    if status == 409:
+        # OpenAPI: POST /events answers 409 for an eventID already taken; a document is
+        # refused as a whole with 400.
+        if single:
+            type_ = "epcisException:ResourceAlreadyExistsException"
+        else:
+            status = 400
     return problem(
-        exc.status if exc.status != 409 else 400, exc.type,
+        status,
+        type_,
         first.as_dict()["title"] if first else "Capture rejected",
         detail=f"{len(exc.problems)} problem(s); nothing was stored",
         errors=[p.as_dict() for p in exc.problems],
@@ -80,8 +94,12 @@ def capture(request: HttpRequest) -> HttpResponse:
         job = services.capture_document(data=data, user=_user(request), behaviour=behaviour)
     except services.CaptureRejected as exc:
         return _rejected(exc)
-    return json_response(job_document(job), status=202, content_type="application/json",
-                         headers={"Location": f"/epcis/capture/{job.id}"})
+    return json_response(
+        job_document(job),
+        status=202,
+        content_type="application/json",
+        headers={"Location": f"/epcis/capture/{job.id}"},
+    )
 
 
 @require_http_methods(["GET"])
@@ -90,8 +108,9 @@ def capture_job(request: HttpRequest, capture_id: str) -> HttpResponse:
     try:
         job = CaptureJob.objects.get(pk=UUID(capture_id))
     except (ValueError, CaptureJob.DoesNotExist):
-        return problem(404, "epcisException:NoSuchResourceException",
-                       f"No capture job {capture_id}")
+        return problem(
+            404, "epcisException:NoSuchResourceException", f"No capture job {capture_id}"
+        )
     return json_response(job_document(job), content_type="application/json")
 
 
@@ -101,13 +120,19 @@ def post_event(request: HttpRequest) -> HttpResponse:
     if error is not None:
         return error
     if not isinstance(data, dict):
-        return problem(400, "epcisException:ValidationException",
-                       "The body must be one EPCIS event (a JSON object)")
+        return problem(
+            400,
+            "epcisException:ValidationException",
+            "The body must be one EPCIS event (a JSON object)",
+        )
     try:
         event = services.capture_event(data=data, user=_user(request))
     except services.CaptureRejected as exc:
-        return _rejected(exc)
+        return _rejected(exc, single=True)
     from urllib.parse import quote
 
-    return json_response(event.document, status=201,
-                         headers={"Location": f"/epcis/events/{quote(event.event_id, safe='')}"})
+    return json_response(
+        event.document,
+        status=201,
+        headers={"Location": f"/epcis/events/{quote(event.event_id, safe='')}"},
+    )

@@ -35,21 +35,29 @@ def gs1_headers(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def problem(status: int, type_: str, title: str, *, detail: str | None = None,
-            **extra: Any) -> HttpResponse:
+def problem(
+    status: int, type_: str, title: str, *, detail: str | None = None, **extra: Any
+) -> HttpResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update({k: v for k, v in extra.items() if v is not None})
-    response = HttpResponse(json.dumps(body, ensure_ascii=False), status=status,
-                            content_type="application/problem+json")
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False), status=status, content_type="application/problem+json"
+    )
     return gs1_headers(response)
 
 
-def json_response(body: Any, *, status: int = 200, content_type: str = "application/ld+json",
-                  headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(json.dumps(body, ensure_ascii=False, default=str), status=status,
-                            content_type=content_type)
+def json_response(
+    body: Any,
+    *,
+    status: int = 200,
+    content_type: str = "application/ld+json",
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False, default=str), status=status, content_type=content_type
+    )
     for key, value in (headers or {}).items():
         response[key] = value
     return gs1_headers(response)
@@ -66,18 +74,26 @@ def authenticated(scope: str) -> Callable[[View], View]:
             if header.lower().startswith("bearer "):
                 token = token_authenticate(header[7:].strip())
                 if token is None:
-                    return problem(401, "epcisException:SecurityException",
-                                   "Unknown, expired or revoked API token")
+                    return problem(
+                        401,
+                        "epcisException:SecurityException",
+                        "Unknown, expired or revoked API token",
+                    )
                 if scope not in token.scopes:
-                    return problem(403, "epcisException:SecurityException",
-                                   f"This API token lacks the scope {scope!r}",
-                                   detail=f"create one with `medtrace create_token USER "
-                                   f"--scope {scope}`")
+                    return problem(
+                        403,
+                        "epcisException:SecurityException",
+                        f"This API token lacks the scope {scope!r}",
+                        detail=f"create one with `medtrace create_token USER --scope {scope}`",
+                    )
                 request.user = token.user
                 request.api_token = token  # type: ignore[attr-defined]
             elif not request.user.is_authenticated:
-                return problem(401, "epcisException:SecurityException",
-                               "Authentication required: send 'Authorization: Bearer <token>'")
+                return problem(
+                    401,
+                    "epcisException:SecurityException",
+                    "Authentication required: send 'Authorization: Bearer <token>'",
+                )
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -109,67 +109,118 @@ def generate(plan: Plan) -> Iterator[list[dict[str, Any]]]:
         cap = lgtin(SUP_ELEC, CAP_ITEM, f"CAP{first // plan.per_cap_lot:05d}")
         sensor = lgtin(SUP_ELEC, SENSOR_ITEM, f"PS{first // plan.per_sensor_lot:05d}")
         motors = [sgtin(SUP_MOTOR, MOTOR_ITEM, f"M{n:08d}") for n in range(first, first + size)]
-        batteries = [sgtin(SUP_ELEC, BATTERY_ITEM, f"B{n:08d}")
-                     for n in range(first, first + size)]
+        batteries = [sgtin(SUP_ELEC, BATTERY_ITEM, f"B{n:08d}") for n in range(first, first + size)]
         boards = [sgtin(MFR, BOARD_ITEM, f"CB{n:08d}") for n in range(first, first + size)]
         pumps = [sgtin(MFR, PUMP_ITEM, f"P{n:08d}") for n in range(first, first + size)]
         supplier_src = [{"type": "owning_party", "source": pgln(SUP_ELEC)}]
-        mfr_dest = [{"type": "owning_party", "destination": pgln(MFR)},
-                    {"type": "possessing_party", "destination": pgln(MFR)}]
+        mfr_dest = [
+            {"type": "owning_party", "destination": pgln(MFR)},
+            {"type": "possessing_party", "destination": pgln(MFR)},
+        ]
         # Incoming: every serialized component is scanned and inspected one by one.
-        for epc, supplier in [*((m, SUP_MOTOR) for m in motors),
-                              *((b, SUP_ELEC) for b in batteries)]:
+        for epc, supplier in [
+            *((m, SUP_MOTOR) for m in motors),
+            *((b, SUP_ELEC) for b in batteries),
+        ]:
             moment += timedelta(seconds=3)
-            events.append(_event(
-                "ObjectEvent", moment, epcList=[epc], action="ADD", bizStep="receiving",
-                disposition="in_progress", readPoint={"id": INCOMING},
-                bizLocation={"id": INCOMING},
-                sourceList=[{"type": "owning_party", "source": pgln(supplier)}],
-                destinationList=mfr_dest,
-                ilmd={"cbvmda:lotNumber": f"L{moment:%y%m%d}"},
-            ))
+            events.append(
+                _event(
+                    "ObjectEvent",
+                    moment,
+                    epcList=[epc],
+                    action="ADD",
+                    bizStep="receiving",
+                    disposition="in_progress",
+                    readPoint={"id": INCOMING},
+                    bizLocation={"id": INCOMING},
+                    sourceList=[{"type": "owning_party", "source": pgln(supplier)}],
+                    destinationList=mfr_dest,
+                    ilmd={"cbvmda:lotNumber": f"L{moment:%y%m%d}"},
+                )
+            )
         if first % plan.per_sensor_lot == 0 or first == 0:
             moment += timedelta(minutes=1)
-            events.append(_event(
-                "ObjectEvent", moment, action="ADD", bizStep="receiving",
-                disposition="in_progress", readPoint={"id": INCOMING},
-                bizLocation={"id": INCOMING},
-                quantityList=[{"epcClass": c, "quantity": 5000, "uom": "EA"}
-                              for c in (mcu, cap, sensor)],
-                sourceList=supplier_src, destinationList=mfr_dest,
-            ))
+            events.append(
+                _event(
+                    "ObjectEvent",
+                    moment,
+                    action="ADD",
+                    bizStep="receiving",
+                    disposition="in_progress",
+                    readPoint={"id": INCOMING},
+                    bizLocation={"id": INCOMING},
+                    quantityList=[
+                        {"epcClass": c, "quantity": 5000, "uom": "EA"} for c in (mcu, cap, sensor)
+                    ],
+                    sourceList=supplier_src,
+                    destinationList=mfr_dest,
+                )
+            )
         for n in range(size):
             moment += timedelta(seconds=20)
-            events.append(_event(
-                "TransformationEvent", moment, bizStep="commissioning", disposition="active",
-                inputQuantityList=[{"epcClass": mcu, "quantity": 1, "uom": "EA"},
-                                   {"epcClass": cap, "quantity": 12, "uom": "EA"}],
-                outputEPCList=[boards[n]], readPoint={"id": LINE},
-                bizLocation={"id": LINE}, bizTransactionList=_wo(wo_no),
-            ))
+            events.append(
+                _event(
+                    "TransformationEvent",
+                    moment,
+                    bizStep="commissioning",
+                    disposition="active",
+                    inputQuantityList=[
+                        {"epcClass": mcu, "quantity": 1, "uom": "EA"},
+                        {"epcClass": cap, "quantity": 12, "uom": "EA"},
+                    ],
+                    outputEPCList=[boards[n]],
+                    readPoint={"id": LINE},
+                    bizLocation={"id": LINE},
+                    bizTransactionList=_wo(wo_no),
+                )
+            )
             moment += timedelta(seconds=40)
             expiry = (moment + timedelta(days=3650)).date().isoformat()
-            events.append(_event(
-                "TransformationEvent", moment, bizStep="commissioning", disposition="active",
-                inputEPCList=[boards[n], motors[n]],
-                inputQuantityList=[{"epcClass": sensor, "quantity": 1, "uom": "EA"}],
-                outputEPCList=[pumps[n]], readPoint={"id": LINE}, bizLocation={"id": LINE},
-                bizTransactionList=_wo(wo_no),
-                ilmd={"cbvmda:lotNumber": f"WO{wo_no:06d}",
-                      "cbvmda:itemExpirationDate": expiry},
-            ))
+            events.append(
+                _event(
+                    "TransformationEvent",
+                    moment,
+                    bizStep="commissioning",
+                    disposition="active",
+                    inputEPCList=[boards[n], motors[n]],
+                    inputQuantityList=[{"epcClass": sensor, "quantity": 1, "uom": "EA"}],
+                    outputEPCList=[pumps[n]],
+                    readPoint={"id": LINE},
+                    bizLocation={"id": LINE},
+                    bizTransactionList=_wo(wo_no),
+                    ilmd={
+                        "cbvmda:lotNumber": f"WO{wo_no:06d}",
+                        "cbvmda:itemExpirationDate": expiry,
+                    },
+                )
+            )
             moment += timedelta(seconds=20)
-            events.append(_event(
-                "AssociationEvent", moment, parentID=pumps[n], childEPCs=[batteries[n]],
-                action="ADD", bizStep="assembling", disposition="active",
-                readPoint={"id": LINE}, bizLocation={"id": LINE},
-            ))
+            events.append(
+                _event(
+                    "AssociationEvent",
+                    moment,
+                    parentID=pumps[n],
+                    childEPCs=[batteries[n]],
+                    action="ADD",
+                    bizStep="assembling",
+                    disposition="active",
+                    readPoint={"id": LINE},
+                    bizLocation={"id": LINE},
+                )
+            )
             moment += timedelta(seconds=30)
-            events.append(_event(
-                "ObjectEvent", moment, epcList=[pumps[n]], action="OBSERVE",
-                bizStep="inspecting", disposition="conformant", readPoint={"id": LINE},
-                bizLocation={"id": LINE},
-            ))
+            events.append(
+                _event(
+                    "ObjectEvent",
+                    moment,
+                    epcList=[pumps[n]],
+                    action="OBSERVE",
+                    bizStep="inspecting",
+                    disposition="conformant",
+                    readPoint={"id": LINE},
+                    bizLocation={"id": LINE},
+                )
+            )
         # Packing, shipping and installation.
         cases = [pumps[i : i + plan.per_case] for i in range(0, size, plan.per_case)]
         case_ids = []
@@ -177,97 +228,183 @@ def generate(plan: Plan) -> Iterator[list[dict[str, Any]]]:
             pallet_serial += 1
             case_ids.append(sscc(pallet_serial))
             moment += timedelta(minutes=1)
-            events.append(_event(
-                "AggregationEvent", moment, parentID=case_ids[-1], childEPCs=units,
-                action="ADD", bizStep="packing", disposition="in_progress",
-                readPoint={"id": WAREHOUSE}, bizLocation={"id": WAREHOUSE},
-            ))
+            events.append(
+                _event(
+                    "AggregationEvent",
+                    moment,
+                    parentID=case_ids[-1],
+                    childEPCs=units,
+                    action="ADD",
+                    bizStep="packing",
+                    disposition="in_progress",
+                    readPoint={"id": WAREHOUSE},
+                    bizLocation={"id": WAREHOUSE},
+                )
+            )
         delivered: dict[str, str] = {}
         for p in range(0, len(case_ids), plan.cases_per_pallet):
             pallet_serial += 1
             pallet = sscc(pallet_serial)
             members = case_ids[p : p + plan.cases_per_pallet]
             moment += timedelta(minutes=5)
-            events.append(_event(
-                "AggregationEvent", moment, parentID=pallet, childEPCs=members, action="ADD",
-                bizStep="packing", disposition="in_progress", readPoint={"id": WAREHOUSE},
-                bizLocation={"id": WAREHOUSE},
-            ))
+            events.append(
+                _event(
+                    "AggregationEvent",
+                    moment,
+                    parentID=pallet,
+                    childEPCs=members,
+                    action="ADD",
+                    bizStep="packing",
+                    disposition="in_progress",
+                    readPoint={"id": WAREHOUSE},
+                    bizLocation={"id": WAREHOUSE},
+                )
+            )
             moment += timedelta(hours=2)
-            events.append(_event(
-                "ObjectEvent", moment, epcList=[pallet], action="OBSERVE", bizStep="shipping",
-                disposition="in_transit", readPoint={"id": WAREHOUSE},
-                sourceList=[{"type": "possessing_party", "source": pgln(MFR)}],
-                destinationList=[{"type": "possessing_party", "destination": pgln(DIST)},
-                                 {"type": "owning_party", "destination": pgln(DIST)}],
-                bizTransactionList=[{"type": "desadv",
-                                     "bizTransaction": f"urn:medtrace:asn:{pallet_serial}"}],
-            ))
+            events.append(
+                _event(
+                    "ObjectEvent",
+                    moment,
+                    epcList=[pallet],
+                    action="OBSERVE",
+                    bizStep="shipping",
+                    disposition="in_transit",
+                    readPoint={"id": WAREHOUSE},
+                    sourceList=[{"type": "possessing_party", "source": pgln(MFR)}],
+                    destinationList=[
+                        {"type": "possessing_party", "destination": pgln(DIST)},
+                        {"type": "owning_party", "destination": pgln(DIST)},
+                    ],
+                    bizTransactionList=[
+                        {"type": "desadv", "bizTransaction": f"urn:medtrace:asn:{pallet_serial}"}
+                    ],
+                )
+            )
             moment += timedelta(hours=20)
-            events.append(_event(
-                "ObjectEvent", moment, epcList=[pallet], action="OBSERVE", bizStep="receiving",
-                disposition="in_progress", readPoint={"id": DIST_WH},
-                bizLocation={"id": DIST_WH},
-                sourceList=[{"type": "possessing_party", "source": pgln(MFR)}],
-                destinationList=[{"type": "possessing_party", "destination": pgln(DIST)}],
-            ))
+            events.append(
+                _event(
+                    "ObjectEvent",
+                    moment,
+                    epcList=[pallet],
+                    action="OBSERVE",
+                    bizStep="receiving",
+                    disposition="in_progress",
+                    readPoint={"id": DIST_WH},
+                    bizLocation={"id": DIST_WH},
+                    sourceList=[{"type": "possessing_party", "source": pgln(MFR)}],
+                    destinationList=[{"type": "possessing_party", "destination": pgln(DIST)}],
+                )
+            )
             moment += timedelta(hours=1)
-            events.append(_event(
-                "AggregationEvent", moment, parentID=pallet, childEPCs=members,
-                action="DELETE", bizStep="unpacking", disposition="in_progress",
-                readPoint={"id": DIST_WH}, bizLocation={"id": DIST_WH},
-            ))
+            events.append(
+                _event(
+                    "AggregationEvent",
+                    moment,
+                    parentID=pallet,
+                    childEPCs=members,
+                    action="DELETE",
+                    bizStep="unpacking",
+                    disposition="in_progress",
+                    readPoint={"id": DIST_WH},
+                    bizLocation={"id": DIST_WH},
+                )
+            )
             for case in members:
                 hospital = plan.hospitals[rng.randrange(len(plan.hospitals))]
                 moment += timedelta(minutes=30)
-                events.append(_event(
-                    "ObjectEvent", moment, epcList=[case], action="OBSERVE",
-                    bizStep="shipping", disposition="in_transit", readPoint={"id": DIST_WH},
-                    sourceList=[{"type": "possessing_party", "source": pgln(DIST)}],
-                    destinationList=[{"type": "possessing_party",
-                                      "destination": pgln(hospital)},
-                                     {"type": "owning_party", "destination": pgln(hospital)}],
-                ))
+                events.append(
+                    _event(
+                        "ObjectEvent",
+                        moment,
+                        epcList=[case],
+                        action="OBSERVE",
+                        bizStep="shipping",
+                        disposition="in_transit",
+                        readPoint={"id": DIST_WH},
+                        sourceList=[{"type": "possessing_party", "source": pgln(DIST)}],
+                        destinationList=[
+                            {"type": "possessing_party", "destination": pgln(hospital)},
+                            {"type": "owning_party", "destination": pgln(hospital)},
+                        ],
+                    )
+                )
                 moment += timedelta(hours=6)
                 delivered[case] = sgln(hospital, 1)
-                events.append(_event(
-                    "ObjectEvent", moment, epcList=[case], action="OBSERVE",
-                    bizStep="receiving", disposition="in_progress",
-                    readPoint={"id": sgln(hospital, 1)}, bizLocation={"id": sgln(hospital, 1)},
-                    sourceList=[{"type": "possessing_party", "source": pgln(DIST)}],
-                    destinationList=[{"type": "possessing_party",
-                                      "destination": pgln(hospital)}],
-                ))
+                events.append(
+                    _event(
+                        "ObjectEvent",
+                        moment,
+                        epcList=[case],
+                        action="OBSERVE",
+                        bizStep="receiving",
+                        disposition="in_progress",
+                        readPoint={"id": sgln(hospital, 1)},
+                        bizLocation={"id": sgln(hospital, 1)},
+                        sourceList=[{"type": "possessing_party", "source": pgln(DIST)}],
+                        destinationList=[
+                            {"type": "possessing_party", "destination": pgln(hospital)}
+                        ],
+                    )
+                )
         for n, pump in enumerate(pumps):
             moment += timedelta(minutes=2)
             hospital_loc = delivered[case_ids[n // plan.per_case]]
-            events.append(_event(
-                "ObjectEvent", moment, epcList=[pump], action="OBSERVE", bizStep="installing",
-                disposition="in_progress", readPoint={"id": hospital_loc},
-                bizLocation={"id": hospital_loc},
-            ))
+            events.append(
+                _event(
+                    "ObjectEvent",
+                    moment,
+                    epcList=[pump],
+                    action="OBSERVE",
+                    bizStep="installing",
+                    disposition="in_progress",
+                    readPoint={"id": hospital_loc},
+                    bizLocation={"id": hospital_loc},
+                )
+            )
             roll = rng.random()
             if roll < 0.01:
                 moment += timedelta(days=30)
                 spare = sgtin(SUP_ELEC, BATTERY_ITEM, f"S{first + n:08d}")
-                events.append(_event(
-                    "AssociationEvent", moment, parentID=pump, childEPCs=[batteries[n]],
-                    action="DELETE", bizStep="repairing", disposition="in_progress",
-                    readPoint={"id": hospital_loc}, bizLocation={"id": hospital_loc},
-                ))
-                events.append(_event(
-                    "AssociationEvent", moment + timedelta(minutes=5), parentID=pump,
-                    childEPCs=[spare], action="ADD", bizStep="repairing",
-                    disposition="in_progress", readPoint={"id": hospital_loc},
-                    bizLocation={"id": hospital_loc},
-                ))
+                events.append(
+                    _event(
+                        "AssociationEvent",
+                        moment,
+                        parentID=pump,
+                        childEPCs=[batteries[n]],
+                        action="DELETE",
+                        bizStep="repairing",
+                        disposition="in_progress",
+                        readPoint={"id": hospital_loc},
+                        bizLocation={"id": hospital_loc},
+                    )
+                )
+                events.append(
+                    _event(
+                        "AssociationEvent",
+                        moment + timedelta(minutes=5),
+                        parentID=pump,
+                        childEPCs=[spare],
+                        action="ADD",
+                        bizStep="repairing",
+                        disposition="in_progress",
+                        readPoint={"id": hospital_loc},
+                        bizLocation={"id": hospital_loc},
+                    )
+                )
             elif roll < 0.015:
                 moment += timedelta(days=60)
-                events.append(_event(
-                    "ObjectEvent", moment, epcList=[pump], action="DELETE",
-                    bizStep="decommissioning", disposition="destroyed",
-                    readPoint={"id": hospital_loc}, bizLocation={"id": hospital_loc},
-                ))
+                events.append(
+                    _event(
+                        "ObjectEvent",
+                        moment,
+                        epcList=[pump],
+                        action="DELETE",
+                        bizStep="decommissioning",
+                        disposition="destroyed",
+                        readPoint={"id": hospital_loc},
+                        bizLocation={"id": hospital_loc},
+                    )
+                )
         events.sort(key=lambda e: e["eventTime"])
         made += size
         yield events
@@ -275,8 +412,10 @@ def generate(plan: Plan) -> Iterator[list[dict[str, Any]]]:
 
 def document(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-                     {"cbvmda": "urn:epcglobal:cbv:mda:"}],
+        "@context": [
+            "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+            {"cbvmda": "urn:epcglobal:cbv:mda:"},
+        ],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": _ts(datetime.now(UTC)),

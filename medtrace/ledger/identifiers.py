@@ -42,6 +42,7 @@ class EpcResolver:
             for di, gcp in ProductIdentifier.objects.filter(
                 product__gcp_length__isnull=False
             ).values_list("di", "product__gcp_length")
+            if gcp is not None
         }
         self._prefixes = sorted(
             Party.objects.exclude(gs1_company_prefix="").values_list(
@@ -146,6 +147,4 @@ def resolve_holders(values: set[str]) -> dict[str, Holder]:
 
 
 def products_by_di(dis: set[str]) -> dict[str, int]:
-    return dict(
-        ProductIdentifier.objects.filter(di__in=dis).values_list("di", "product_id")
-    )
+    return dict(ProductIdentifier.objects.filter(di__in=dis).values_list("di", "product_id"))

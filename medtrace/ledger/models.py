@@ -43,7 +43,10 @@ class CaptureJob(models.Model):
     captured_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="capture_jobs",
     )
 
@@ -135,9 +138,7 @@ class EventQuantity(models.Model):
     event_time = models.DateTimeField()
 
     class Meta:
-        indexes = [
-            models.Index(fields=["epc_class", "event_time"], name="eventqty_class_time_idx")
-        ]
+        indexes = [models.Index(fields=["epc_class", "event_time"], name="eventqty_class_time_idx")]
 
 
 class EventBizTransaction(models.Model):
@@ -242,10 +243,17 @@ class GenealogyEdge(models.Model):
             models.Index(fields=["child", "kind"], name="edge_child_idx"),
             models.Index(fields=["parent", "kind"], name="edge_parent_idx"),
             # Current containment (what is inside what now) is read on every capture.
-            models.Index(fields=["parent"], condition=models.Q(valid_to__isnull=True),
-                         name="edge_open_parent_idx"),
-            models.Index(fields=["child"], condition=models.Q(valid_to__isnull=True),
-                         name="edge_open_child_idx"),
+            models.Index(
+                fields=["parent"],
+                condition=models.Q(valid_to__isnull=True),
+                name="edge_open_parent_idx",
+            ),
+            models.Index(
+                fields=["child"],
+                condition=models.Q(valid_to__isnull=True),
+                name="edge_open_child_idx",
+            ),
         ]
+
 
 from .models_queries import NamedQuery, QuerySubscription  # noqa: E402, F401

@@ -8,9 +8,9 @@ so a rebuild gives exactly what incremental capture gave.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -49,12 +49,30 @@ def _as_date(value: Any) -> date | None:
 
 
 class _Edge:
-    __slots__ = ("end_event_id", "event_id", "id", "kind", "parent", "child", "valid_from",
-                 "valid_to", "dirty")
+    __slots__ = (
+        "child",
+        "dirty",
+        "end_event_id",
+        "event_id",
+        "id",
+        "kind",
+        "parent",
+        "valid_from",
+        "valid_to",
+    )
 
-    def __init__(self, *, parent: str, child: str, kind: str, event_id: int,
-                 valid_from: datetime, id: int | None = None,
-                 valid_to: datetime | None = None, end_event_id: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        parent: str,
+        child: str,
+        kind: str,
+        event_id: int,
+        valid_from: datetime,
+        id: int | None = None,
+        valid_to: datetime | None = None,
+        end_event_id: int | None = None,
+    ) -> None:
         self.id = id
         self.parent = parent
         self.child = child
@@ -91,6 +109,7 @@ class Projector:
             return
         table = GenealogyEdge._meta.db_table
         # The seed set is one parameter: a text array on PostgreSQL, a JSON array on SQLite.
+        seeds_param: Any
         if bulk.is_postgresql():
             seeds_sql, seeds_param = "SELECT unnest(%s::text[]) AS epc", epcs
         else:
@@ -111,7 +130,7 @@ class Projector:
             UNION
             SELECT e.id, e.parent, e.child, e.kind, e.event_id, e.valid_from
               FROM {table} e JOIN seeds s ON e.child = s.epc WHERE e.{open_}
-        """  # noqa: S608 - table name is ours, values are bound
+        """
         with connection.cursor() as cursor:
             cursor.execute(sql, [seeds_param])
             rows = cursor.fetchall()
@@ -120,8 +139,14 @@ class Projector:
                 valid_from = parse_datetime(valid_from)
                 if valid_from is not None and timezone.is_naive(valid_from):
                     valid_from = timezone.make_aware(valid_from, UTC)
-            edge = _Edge(id=edge_id, parent=parent, child=child, kind=kind,
-                         event_id=event_id, valid_from=valid_from)
+            edge = _Edge(
+                id=edge_id,
+                parent=parent,
+                child=child,
+                kind=kind,
+                event_id=event_id,
+                valid_from=valid_from,
+            )
             self.edges.append(edge)
             self.children[parent][child] = edge
             self.holder[(child, kind)] = edge
@@ -135,7 +160,7 @@ class Projector:
             cols = ", ".join(["epc", *_STATE_FIELDS])
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT {cols} FROM {UnitState._meta.db_table} WHERE epc = ANY(%s)",  # noqa: S608
+                    f"SELECT {cols} FROM {UnitState._meta.db_table} WHERE epc = ANY(%s)",
                     [epcs],
                 )
                 for row in cursor.fetchall():
@@ -210,8 +235,13 @@ class Projector:
         outputs = fact.outputs + fact.output_classes
         for output in outputs:
             for source in inputs:
-                edge = _Edge(parent=output, child=source, kind=EdgeKind.TRANSFORMED,
-                             event_id=fact.pk, valid_from=fact.time)
+                edge = _Edge(
+                    parent=output,
+                    child=source,
+                    kind=EdgeKind.TRANSFORMED,
+                    event_id=fact.pk,
+                    valid_from=fact.time,
+                )
                 self.edges.append(edge)
         for epc in fact.outputs:
             state = self._touch(epc, fact, create=True, propagate=False)
@@ -222,8 +252,9 @@ class Projector:
 
     # State ------------------------------------------------------------------------------------
 
-    def _touch(self, epc: str, fact: Fact, *, create: bool, propagate: bool,
-               what_only: bool = False) -> dict[str, Any] | None:
+    def _touch(
+        self, epc: str, fact: Fact, *, create: bool, propagate: bool, what_only: bool = False
+    ) -> dict[str, Any] | None:
         state = self.states.get(epc)
         if state is None:
             if not create and fact.type != "ObjectEvent":
@@ -309,10 +340,10 @@ class Projector:
 
     # Edges ------------------------------------------------------------------------------------
 
-    def _open(self, parent: str, child: str, kind: str, fact: Fact, *,
-              track_holder: bool = True) -> None:
-        edge = _Edge(parent=parent, child=child, kind=kind, event_id=fact.pk,
-                     valid_from=fact.time)
+    def _open(
+        self, parent: str, child: str, kind: str, fact: Fact, *, track_holder: bool = True
+    ) -> None:
+        edge = _Edge(parent=parent, child=child, kind=kind, event_id=fact.pk, valid_from=fact.time)
         self.edges.append(edge)
         self.children[parent][child] = edge
         if track_holder:
@@ -338,10 +369,14 @@ class Projector:
             if di and state.get("product_id") is None:
                 state["product_id"] = products.get(di)
             rows.append((epc, *(state[f] for f in _STATE_FIELDS)))
-        new = [(e.parent, e.child, e.kind, e.event_id, e.valid_from, e.valid_to, e.end_event_id)
-               for e in self.edges if e.id is None]
-        ended = [(e.id, e.valid_to, e.end_event_id) for e in self.edges
-                 if e.id is not None and e.dirty]
+        new = [
+            (e.parent, e.child, e.kind, e.event_id, e.valid_from, e.valid_to, e.end_event_id)
+            for e in self.edges
+            if e.id is None
+        ]
+        ended = [
+            (e.id, e.valid_to, e.end_event_id) for e in self.edges if e.id is not None and e.dirty
+        ]
         with transaction.atomic():
             _upsert_states(rows)
             bulk.insert_rows(GenealogyEdge, _EDGE_COLUMNS, new)
@@ -349,8 +384,7 @@ class Projector:
         self.dirty.clear()
 
 
-_EDGE_COLUMNS = ("parent", "child", "kind", "event_id", "valid_from", "valid_to",
-                 "end_event_id")
+_EDGE_COLUMNS = ("parent", "child", "kind", "event_id", "valid_from", "valid_to", "end_event_id")
 
 
 def _upsert_states(rows: list[tuple[Any, ...]]) -> None:
@@ -358,9 +392,13 @@ def _upsert_states(rows: list[tuple[Any, ...]]) -> None:
         return
     if not bulk.is_postgresql() or len(rows) < bulk.COPY_THRESHOLD:
         UnitState.objects.bulk_create(
-            [UnitState(epc=row[0], **dict(zip(_STATE_FIELDS, row[1:], strict=True)))
-             for row in rows],
-            batch_size=1000, update_conflicts=True, unique_fields=["epc"],
+            [
+                UnitState(epc=row[0], **dict(zip(_STATE_FIELDS, row[1:], strict=True)))
+                for row in rows
+            ],
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["epc"],
             update_fields=[f for f in _STATE_FIELDS if f != "first_event_time"],
         )
         return
@@ -377,10 +415,9 @@ def _upsert_states(rows: list[tuple[Any, ...]]) -> None:
         ) as copy:
             for row in rows:
                 copy.write_row(row)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _STATE_FIELDS
-                            if c != "first_event_time")
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _STATE_FIELDS if c != "first_event_time")
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+            f"INSERT INTO {table} ({', '.join(columns)}) "
             f"SELECT {', '.join(columns)} FROM medtrace_unitstate_stage "
             f"ON CONFLICT (epc) DO UPDATE SET {updates}"
         )
@@ -392,13 +429,14 @@ def _end_edges(rows: list[tuple[int, Any, Any]]) -> None:
     if not bulk.is_postgresql():
         GenealogyEdge.objects.bulk_update(
             [GenealogyEdge(id=i, valid_to=t, end_event_id=e) for i, t, e in rows],
-            ["valid_to", "end_event_id"], batch_size=1000,
+            ["valid_to", "end_event_id"],
+            batch_size=1000,
         )
         return
     table = GenealogyEdge._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS g SET valid_to = v.valid_to, end_event_id = v.end_event_id "  # noqa: S608
+            f"UPDATE {table} AS g SET valid_to = v.valid_to, end_event_id = v.end_event_id "
             f"FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[]) "
             f"AS v(id, valid_to, end_event_id) WHERE g.id = v.id",
             [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],

@@ -57,15 +57,26 @@ class CaptureProblem:
         where = f"event {self.index}" if self.index is not None else "document"
         if self.field:
             where += f", field {self.field}"
-        return {"type": self.type, "title": f"{where}: {self.message}", "status": 400,
-                "detail": self.message, "eventIndex": self.index, "field": self.field}
+        return {
+            "type": self.type,
+            "title": f"{where}: {self.message}",
+            "status": 400,
+            "detail": self.message,
+            "eventIndex": self.index,
+            "field": self.field,
+        }
 
 
 class CaptureRejected(Exception):
     """The document as a whole was refused; nothing was stored."""
 
-    def __init__(self, problems: list[CaptureProblem], *, status: int = 400,
-                 type: str = "epcisException:ValidationException") -> None:
+    def __init__(
+        self,
+        problems: list[CaptureProblem],
+        *,
+        status: int = 400,
+        type: str = "epcisException:ValidationException",
+    ) -> None:
         super().__init__(problems[0].message if problems else "capture rejected")
         self.problems = problems
         self.status = status
@@ -79,6 +90,8 @@ class _Prepared:
     content_sha256: str
     context: Any
     epcs: dict[str, list[str]] = field(default_factory=dict)
+    # quantity role -> canonical EPC classes, in quantity-element order
+    classes: list[str] = field(default_factory=list)
 
 
 def _sha256(raw: Mapping[str, Any]) -> str:
@@ -102,39 +115,73 @@ def _prepare(ev: epcis.Event, context: Any, resolver: EpcResolver) -> _Prepared:
         "input": [canon(e) for e in ev.input_epcs],
         "output": [canon(e) for e in ev.output_epcs],
     }
-    return _Prepared(ev, event_id, _sha256(raw), context, epcs)
+    classes = [canon(q.epc_class) for q in ev.quantities]
+    return _Prepared(ev, event_id, _sha256(raw), context, epcs, classes)
 
 
 def _fact(prep: _Prepared, pk: int) -> Fact:
     ev = prep.event
     quantities: dict[str, list[str]] = {"quantity": [], "child": [], "input": [], "output": []}
-    for q in ev.quantities:
-        quantities[q.role].append(q.epc_class)
+    for q, cls in zip(ev.quantities, prep.classes, strict=True):
+        quantities[q.role].append(cls)
     return Fact(
-        pk=pk, type=ev.type, action=ev.action, time=ev.event_time, biz_step=ev.biz_step,
-        disposition=ev.disposition, read_point=ev.read_point, biz_location=ev.biz_location,
-        epcs=prep.epcs["epc"], parent=(prep.epcs["parent"] or [None])[0],
-        children=prep.epcs["child"], inputs=prep.epcs["input"], outputs=prep.epcs["output"],
-        epc_classes=quantities["quantity"], child_classes=quantities["child"],
-        input_classes=quantities["input"], output_classes=quantities["output"],
-        sources=list(ev.sources), destinations=list(ev.destinations), ilmd=ev.ilmd,
+        pk=pk,
+        type=ev.type,
+        action=ev.action,
+        time=ev.event_time,
+        biz_step=ev.biz_step,
+        disposition=ev.disposition,
+        read_point=ev.read_point,
+        biz_location=ev.biz_location,
+        epcs=prep.epcs["epc"],
+        parent=prep.epcs["parent"][0] if prep.epcs["parent"] else None,
+        children=prep.epcs["child"],
+        inputs=prep.epcs["input"],
+        outputs=prep.epcs["output"],
+        epc_classes=quantities["quantity"],
+        child_classes=quantities["child"],
+        input_classes=quantities["input"],
+        output_classes=quantities["output"],
+        sources=list(ev.sources),
+        destinations=list(ev.destinations),
+        ilmd=ev.ilmd,
     )
+
+
+def _as_list(context: Any) -> list[Any]:
+    if context is None:
+        return []
+    return list(context) if isinstance(context, list) else [context]
 
 
 def _stored_document(prep: _Prepared, record_time: datetime) -> dict[str, Any]:
     document = dict(prep.event.raw)
     document.setdefault("eventID", prep.event_id)
     document["recordTime"] = record_time.isoformat().replace("+00:00", "Z")
-    if prep.context is not None and "@context" not in document:
-        # Keep the namespaces the event's extensions were written with.
-        document["@context"] = prep.context
+    if prep.context is not None:
+        # Keep every namespace the event's extensions were written with: the document's
+        # @context first, then the event's own, which JSON-LD lets override it.
+        own = _as_list(document.get("@context"))
+        merged = _as_list(prep.context) + [c for c in own if c not in _as_list(prep.context)]
+        document["@context"] = merged
     return document
 
 
 _EVENT_COLUMNS = (
-    "id", "event_id", "event_type", "action", "event_time", "event_time_zone_offset",
-    "record_time", "biz_step", "disposition", "read_point", "biz_location", "capture_job_id",
-    "content_sha256", "document",
+    "id",
+    "event_id",
+    "event_type",
+    "action",
+    "event_time",
+    "event_time_zone_offset",
+    "record_time",
+    "biz_step",
+    "disposition",
+    "read_point",
+    "biz_location",
+    "capture_job_id",
+    "content_sha256",
+    "document",
 )
 
 
@@ -145,17 +192,31 @@ def _write(prepared: list[_Prepared], job: CaptureJob | None) -> list[tuple[_Pre
     now = timezone.now()
     job_id = job.pk if job is not None else None
     values = [
-        (p.event_id, p.event.type, p.event.action, p.event.event_time,
-         p.event.event_time_zone_offset, now, p.event.biz_step, p.event.disposition,
-         p.event.read_point, p.event.biz_location, job_id, p.content_sha256,
-         _stored_document(p, now))
+        (
+            p.event_id,
+            p.event.type,
+            p.event.action,
+            p.event.event_time,
+            p.event.event_time_zone_offset,
+            now,
+            p.event.biz_step,
+            p.event.disposition,
+            p.event.read_point,
+            p.event.biz_location,
+            job_id,
+            p.content_sha256,
+            _stored_document(p, now),
+        )
         for p in prepared
     ]
     if bulk.is_postgresql() and len(values) >= bulk.COPY_THRESHOLD:
         ids = bulk.reserve_ids(Event, len(values))
-        bulk.insert_rows(Event, _EVENT_COLUMNS,
-                         [(pk, *row) for pk, row in zip(ids, values, strict=True)],
-                         json_columns=("document",))
+        bulk.insert_rows(
+            Event,
+            _EVENT_COLUMNS,
+            [(pk, *row) for pk, row in zip(ids, values, strict=True)],
+            json_columns=("document",),
+        )
     else:
         rows = [Event(**dict(zip(_EVENT_COLUMNS[1:], row, strict=True))) for row in values]
         Event.objects.bulk_create(rows, batch_size=2000)
@@ -169,14 +230,17 @@ def _write(prepared: list[_Prepared], job: CaptureJob | None) -> list[tuple[_Pre
         t = p.event.event_time
         for role, epcs in p.epcs.items():
             epc_rows.extend((pk, epc, role, t) for epc in epcs)
-        qty_rows.extend((pk, q.epc_class, q.quantity, q.uom, q.role, t)
-                        for q in p.event.quantities)
+        qty_rows.extend(
+            (pk, cls, q.quantity, q.uom, q.role, t)
+            for q, cls in zip(p.event.quantities, p.classes, strict=True)
+        )
         btt_rows.extend((pk, typ, value) for typ, value in p.event.biz_transactions)
         sd_rows.extend((pk, "source", typ, value) for typ, value in p.event.sources)
         sd_rows.extend((pk, "destination", typ, value) for typ, value in p.event.destinations)
     bulk.insert_rows(EventEpc, ("event_id", "epc", "role", "event_time"), epc_rows)
-    bulk.insert_rows(EventQuantity,
-                     ("event_id", "epc_class", "quantity", "uom", "role", "event_time"), qty_rows)
+    bulk.insert_rows(
+        EventQuantity, ("event_id", "epc_class", "quantity", "uom", "role", "event_time"), qty_rows
+    )
     bulk.insert_rows(EventBizTransaction, ("event_id", "type", "value"), btt_rows)
     bulk.insert_rows(EventSourceDest, ("event_id", "kind", "type", "value"), sd_rows)
     return pairs
@@ -218,19 +282,23 @@ def _plan(prepared: list[_Prepared]) -> _Plan:
             if same:
                 plan.duplicates += 1  # idempotent re-send: stored once
                 continue
-            plan.problems.append(CaptureProblem(
-                p.event.index, "eventID",
-                f"eventID {p.event_id} is already used by a different event; an eventID "
-                "names exactly one event (correct an event with an errorDeclaration)",
-            ))
+            plan.problems.append(
+                CaptureProblem(
+                    p.event.index,
+                    "eventID",
+                    f"eventID {p.event_id} is already used by a different event; an eventID "
+                    "names exactly one event (correct an event with an errorDeclaration)",
+                )
+            )
             continue
         seen[p.event_id] = p
         plan.new.append(p)
     return plan
 
 
-def _retract(retractions: list[tuple[_Prepared, int | None]], pairs: dict[str, int],
-             job: CaptureJob | None) -> bool:
+def _retract(
+    retractions: list[tuple[_Prepared, int | None]], pairs: dict[str, int], job: CaptureJob | None
+) -> bool:
     """Store errorDeclarations. Returns True when an already-projected event was retracted."""
     now = timezone.now()
     rows = []
@@ -241,25 +309,30 @@ def _retract(retractions: list[tuple[_Prepared, int | None]], pairs: dict[str, i
         assert declaration is not None
         if target is None:
             # A declaration for an event we never had: keep the event itself, already retracted.
-            written = _write([_Prepared(prep.event, prep.event_id, prep.content_sha256,
-                                        prep.context, prep.epcs)], job)
+            written = _write([prep], job)
             target = written[0][1]
         else:
             changed = True
         if EventRetraction.objects.filter(event_id=target).exists():
             continue  # the same declaration again: idempotent
-        rows.append(EventRetraction(
-            event_id=target, declaration_time=declaration.declaration_time,
-            reason=declaration.reason,
-            corrective_event_ids=list(declaration.corrective_event_ids), record_time=now,
-            capture_job=job, document=_stored_document(prep, now),
-        ))
+        rows.append(
+            EventRetraction(
+                event_id=target,
+                declaration_time=declaration.declaration_time,
+                reason=declaration.reason,
+                corrective_event_ids=list(declaration.corrective_event_ids),
+                record_time=now,
+                capture_job=job,
+                document=_stored_document(prep, now),
+            )
+        )
     EventRetraction.objects.bulk_create(rows)
     return changed
 
 
-def _store(prepared: list[_Prepared], job: CaptureJob | None,
-           resolver: EpcResolver, *, behaviour: str) -> tuple[int, list[CaptureProblem]]:
+def _store(
+    prepared: list[_Prepared], job: CaptureJob | None, resolver: EpcResolver, *, behaviour: str
+) -> tuple[int, list[CaptureProblem]]:
     plan = _plan(prepared)
     if plan.problems and behaviour == ROLLBACK:
         raise CaptureRejected(plan.problems, status=409)
@@ -274,8 +347,9 @@ def _store(prepared: list[_Prepared], job: CaptureJob | None,
     return len(pairs) + len(plan.retractions), plan.problems
 
 
-def _parse(data: bytes | str | Mapping[str, Any], behaviour: str
-           ) -> tuple[list[epcis.Event], Any, list[CaptureProblem]]:
+def _parse(
+    data: bytes | str | Mapping[str, Any], behaviour: str
+) -> tuple[list[epcis.Event], Any, list[CaptureProblem]]:
     try:
         document = epcis.parse_document(data)
     except epcis.EpcisValidationError as exc:
@@ -290,24 +364,39 @@ def _parse(data: bytes | str | Mapping[str, Any], behaviour: str
         return list(document.events), document.context, problems
     if len(document.events) > CAPTURE_LIMIT:
         raise CaptureRejected(
-            [CaptureProblem(None, "epcisBody.eventList",
-                            f"{len(document.events)} events exceed the capture limit of "
-                            f"{CAPTURE_LIMIT}; split the document",
-                            type="epcisException:CaptureLimitExceededException")],
-            status=413, type="epcisException:CaptureLimitExceededException")
+            [
+                CaptureProblem(
+                    None,
+                    "epcisBody.eventList",
+                    f"{len(document.events)} events exceed the capture limit of "
+                    f"{CAPTURE_LIMIT}; split the document",
+                    type="epcisException:CaptureLimitExceededException",
+                )
+            ],
+            status=413,
+            type="epcisException:CaptureLimitExceededException",
+        )
     return list(document.events), document.context, []
 
 
-def capture_document(*, data: bytes | str | Mapping[str, Any], user: User | None,
-                     behaviour: str = ROLLBACK) -> CaptureJob:
+def capture_document(
+    *, data: bytes | str | Mapping[str, Any], user: User | None, behaviour: str = ROLLBACK
+) -> CaptureJob:
     """Validate and store an EPCISDocument. Raises CaptureRejected if nothing may be stored."""
     if behaviour not in (ROLLBACK, PROCEED):
-        raise CaptureRejected([CaptureProblem(
-            None, "GS1-Capture-Error-Behaviour",
-            f"unknown capture error behaviour {behaviour!r}: expected rollback or proceed")])
+        raise CaptureRejected(
+            [
+                CaptureProblem(
+                    None,
+                    "GS1-Capture-Error-Behaviour",
+                    f"unknown capture error behaviour {behaviour!r}: expected rollback or proceed",
+                )
+            ]
+        )
     events, context, problems = _parse(data, behaviour)
-    job = CaptureJob.objects.create(user=user, error_behaviour=behaviour,
-                                    event_count=len(events) + len(problems))
+    job = CaptureJob.objects.create(
+        user=user, error_behaviour=behaviour, event_count=len(events) + len(problems)
+    )
     resolver = EpcResolver()
     try:
         with transaction.atomic():
@@ -332,8 +421,9 @@ def capture_event(*, data: Mapping[str, Any], user: User | None) -> Event:
         # The job is written finished, in the same transaction: a rejected single event is
         # answered synchronously (400) and leaves nothing behind, job included.
         now = timezone.now()
-        job = CaptureJob.objects.create(user=user, event_count=1, captured_count=1,
-                                        running=False, success=True, finished_at=now)
+        job = CaptureJob.objects.create(
+            user=user, event_count=1, captured_count=1, running=False, success=True, finished_at=now
+        )
         prep = _prepare(event, context, resolver)
         _store([prep], job, resolver, behaviour=ROLLBACK)
         stored = Event.objects.filter(event_id=prep.event_id).first()
@@ -358,33 +448,54 @@ _REBUILD_CHUNK = 5000
 def _facts_from_rows(events: list[Event]) -> list[Fact]:
     ids = [e.pk for e in events]
     epcs: dict[int, dict[str, list[str]]] = {i: {} for i in ids}
-    for event_id, epc, role in EventEpc.objects.filter(event_id__in=ids).order_by("id") \
-            .values_list("event_id", "epc", "role"):
+    for event_id, epc, role in (
+        EventEpc.objects.filter(event_id__in=ids)
+        .order_by("id")
+        .values_list("event_id", "epc", "role")
+    ):
         epcs[event_id].setdefault(role, []).append(epc)
     classes: dict[int, dict[str, list[str]]] = {i: {} for i in ids}
-    for event_id, cls, role in EventQuantity.objects.filter(event_id__in=ids).order_by("id") \
-            .values_list("event_id", "epc_class", "role"):
+    for event_id, cls, role in (
+        EventQuantity.objects.filter(event_id__in=ids)
+        .order_by("id")
+        .values_list("event_id", "epc_class", "role")
+    ):
         classes[event_id].setdefault(role, []).append(cls)
     sds: dict[int, dict[str, list[tuple[str, str]]]] = {i: {} for i in ids}
-    for event_id, kind, typ, value in EventSourceDest.objects.filter(event_id__in=ids) \
-            .order_by("id").values_list("event_id", "kind", "type", "value"):
+    for event_id, kind, typ, value in (
+        EventSourceDest.objects.filter(event_id__in=ids)
+        .order_by("id")
+        .values_list("event_id", "kind", "type", "value")
+    ):
         sds[event_id].setdefault(kind, []).append((typ, value))
     facts = []
     for e in events:
-        role = epcs[e.pk]
-        cls = classes[e.pk]
-        facts.append(Fact(
-            pk=e.pk, type=e.event_type, action=e.action, time=e.event_time,
-            biz_step=e.biz_step, disposition=e.disposition, read_point=e.read_point,
-            biz_location=e.biz_location, epcs=role.get("epc", []),
-            parent=(role.get("parent") or [None])[0], children=role.get("child", []),
-            inputs=role.get("input", []), outputs=role.get("output", []),
-            epc_classes=cls.get("quantity", []), child_classes=cls.get("child", []),
-            input_classes=cls.get("input", []), output_classes=cls.get("output", []),
-            sources=sds[e.pk].get("source", []),
-            destinations=sds[e.pk].get("destination", []),
-            ilmd=e.document.get("ilmd") if isinstance(e.document, dict) else None,
-        ))
+        by_role = epcs[e.pk]
+        by_class_role = classes[e.pk]
+        facts.append(
+            Fact(
+                pk=e.pk,
+                type=e.event_type,
+                action=e.action,
+                time=e.event_time,
+                biz_step=e.biz_step,
+                disposition=e.disposition,
+                read_point=e.read_point,
+                biz_location=e.biz_location,
+                epcs=by_role.get("epc", []),
+                parent=by_role["parent"][0] if by_role.get("parent") else None,
+                children=by_role.get("child", []),
+                inputs=by_role.get("input", []),
+                outputs=by_role.get("output", []),
+                epc_classes=by_class_role.get("quantity", []),
+                child_classes=by_class_role.get("child", []),
+                input_classes=by_class_role.get("input", []),
+                output_classes=by_class_role.get("output", []),
+                sources=sds[e.pk].get("source", []),
+                destinations=sds[e.pk].get("destination", []),
+                ilmd=e.document.get("ilmd") if isinstance(e.document, dict) else None,
+            )
+        )
     return facts
 
 
@@ -395,9 +506,19 @@ def _event_chunks() -> Iterator[list[Event]]:
         page = qs
         if last is not None:
             page = qs.filter(event_time__gte=last[0]).exclude(event_time=last[0], id__lte=last[1])
-        chunk = list(page.only("id", "event_type", "action", "event_time", "biz_step",
-                               "disposition", "read_point", "biz_location", "document")
-                     [:_REBUILD_CHUNK])
+        chunk = list(
+            page.only(
+                "id",
+                "event_type",
+                "action",
+                "event_time",
+                "biz_step",
+                "disposition",
+                "read_point",
+                "biz_location",
+                "document",
+            )[:_REBUILD_CHUNK]
+        )
         if not chunk:
             return
         yield chunk

@@ -39,30 +39,61 @@ def sgln(ref: str, ext: str = "0") -> str:
     return f"urn:epc:id:sgln:6901234.{ref.rjust(5, '0')}.{ext}"
 
 
-def commission(epcs: list[str], time: str = "2025-01-01T08:00:00+08:00", **extra: Any
-               ) -> dict[str, Any]:
-    return _base("ObjectEvent", time, epcList=epcs, action="ADD", bizStep="commissioning",
-                 disposition="active", readPoint={"id": sgln("6")}, **extra)
+def commission(
+    epcs: list[str], time: str = "2025-01-01T08:00:00+08:00", **extra: Any
+) -> dict[str, Any]:
+    return _base(
+        "ObjectEvent",
+        time,
+        epcList=epcs,
+        action="ADD",
+        bizStep="commissioning",
+        disposition="active",
+        readPoint={"id": sgln("6")},
+        **extra,
+    )
 
 
 def observe(epcs: list[str], time: str, **extra: Any) -> dict[str, Any]:
     return _base("ObjectEvent", time, epcList=epcs, action="OBSERVE", **extra)
 
 
-def aggregate(parent: str, children: list[str], time: str, action: str = "ADD",
-              **extra: Any) -> dict[str, Any]:
-    return _base("AggregationEvent", time, parentID=parent, childEPCs=children,
-                 action=action, bizStep="packing", **extra)
+def aggregate(
+    parent: str, children: list[str], time: str, action: str = "ADD", **extra: Any
+) -> dict[str, Any]:
+    return _base(
+        "AggregationEvent",
+        time,
+        parentID=parent,
+        childEPCs=children,
+        action=action,
+        bizStep="packing",
+        **extra,
+    )
 
 
-def associate(parent: str, children: list[str], time: str, action: str = "ADD",
-              **extra: Any) -> dict[str, Any]:
-    return _base("AssociationEvent", time, parentID=parent, childEPCs=children,
-                 action=action, bizStep="assembling", **extra)
+def associate(
+    parent: str, children: list[str], time: str, action: str = "ADD", **extra: Any
+) -> dict[str, Any]:
+    return _base(
+        "AssociationEvent",
+        time,
+        parentID=parent,
+        childEPCs=children,
+        action=action,
+        bizStep="assembling",
+        **extra,
+    )
 
 
-def transform(inputs: list[str], outputs: list[str], time: str, *,
-              input_classes: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+def transform(
+    inputs: list[str],
+    outputs: list[str],
+    time: str,
+    *,
+    input_classes: list[str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     fields: dict[str, Any] = {"bizStep": "commissioning", "disposition": "active"}
     if inputs:
         fields["inputEPCList"] = inputs

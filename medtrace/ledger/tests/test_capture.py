@@ -26,7 +26,9 @@ def test_a_valid_document_is_stored_with_its_index_rows() -> None:
 
 
 def test_capturing_the_same_event_twice_stores_it_once() -> None:
-    doc = b.document(b.commission([b.sgtin("1")], eventID="urn:uuid:0f0e0d0c-aaaa-4bbb-8ccc-000000000001"))
+    doc = b.document(
+        b.commission([b.sgtin("1")], eventID="urn:uuid:0f0e0d0c-aaaa-4bbb-8ccc-000000000001")
+    )
 
     services.capture_document(data=doc, user=None)
     again = services.capture_document(data=copy.deepcopy(doc), user=None)
@@ -46,10 +48,8 @@ def test_an_event_without_id_is_idempotent_through_its_event_hash() -> None:
 
 def test_reusing_an_event_id_for_different_content_rejects_the_whole_document() -> None:
     eid = "urn:uuid:0f0e0d0c-aaaa-4bbb-8ccc-000000000002"
-    services.capture_document(data=b.document(b.commission([b.sgtin("1")], eventID=eid)),
-                              user=None)
-    other = b.document(b.commission([b.sgtin("3")]),
-                       b.commission([b.sgtin("2")], eventID=eid))
+    services.capture_document(data=b.document(b.commission([b.sgtin("1")], eventID=eid)), user=None)
+    other = b.document(b.commission([b.sgtin("3")]), b.commission([b.sgtin("2")], eventID=eid))
 
     with pytest.raises(services.CaptureRejected) as err:
         services.capture_document(data=other, user=None)
@@ -101,12 +101,13 @@ def test_a_digital_link_epc_is_indexed_under_its_epc_urn() -> None:
 def test_an_error_declaration_retracts_the_event_and_its_projection() -> None:
     eid = "urn:uuid:0f0e0d0c-aaaa-4bbb-8ccc-000000000003"
     pack = b.aggregate(b.sscc("1"), [b.sgtin("1")], "2025-01-02T08:00:00+08:00", eventID=eid)
-    services.capture_document(
-        data=b.document(b.commission([b.sgtin("1")]), pack), user=None)
+    services.capture_document(data=b.document(b.commission([b.sgtin("1")]), pack), user=None)
     assert UnitState.objects.get(epc=b.sgtin("1")).container == b.sscc("1")
     declared = copy.deepcopy(pack)
-    declared["errorDeclaration"] = {"declarationTime": "2025-01-03T08:00:00+08:00",
-                                    "reason": "incorrect_data"}
+    declared["errorDeclaration"] = {
+        "declarationTime": "2025-01-03T08:00:00+08:00",
+        "reason": "incorrect_data",
+    }
 
     services.capture_document(data=b.document(declared), user=None)
 
@@ -117,42 +118,77 @@ def test_an_error_declaration_retracts_the_event_and_its_projection() -> None:
 
 
 def test_rebuilding_the_projections_gives_identical_results() -> None:
-    services.capture_document(data=b.document(
-        b.commission([b.sgtin(str(n)) for n in range(1, 5)]),
-        b.aggregate(b.sscc("1"), [b.sgtin("1"), b.sgtin("2")], "2025-01-02T08:00:00+08:00"),
-        b.aggregate(b.sscc("2"), [b.sscc("1")], "2025-01-02T09:00:00+08:00"),
-        b.associate(b.sgtin("3"), [b.sgtin("4")], "2025-01-02T10:00:00+08:00"),
-        b.observe([b.sscc("2")], "2025-01-03T08:00:00+08:00", bizStep="shipping",
-                  disposition="in_transit"),
-    ), user=None)
-    before_states = sorted(UnitState.objects.values_list(
-        "epc", "disposition", "biz_location", "container", "installed_in", "last_event_id"))
+    services.capture_document(
+        data=b.document(
+            b.commission([b.sgtin(str(n)) for n in range(1, 5)]),
+            b.aggregate(b.sscc("1"), [b.sgtin("1"), b.sgtin("2")], "2025-01-02T08:00:00+08:00"),
+            b.aggregate(b.sscc("2"), [b.sscc("1")], "2025-01-02T09:00:00+08:00"),
+            b.associate(b.sgtin("3"), [b.sgtin("4")], "2025-01-02T10:00:00+08:00"),
+            b.observe(
+                [b.sscc("2")],
+                "2025-01-03T08:00:00+08:00",
+                bizStep="shipping",
+                disposition="in_transit",
+            ),
+        ),
+        user=None,
+    )
+    before_states = sorted(
+        UnitState.objects.values_list(
+            "epc", "disposition", "biz_location", "container", "installed_in", "last_event_id"
+        )
+    )
     from medtrace.ledger.models import GenealogyEdge
 
-    before_edges = sorted(GenealogyEdge.objects.values_list(
-        "parent", "child", "kind", "event_id", "valid_from", "valid_to"))
+    before_edges = sorted(
+        GenealogyEdge.objects.values_list(
+            "parent", "child", "kind", "event_id", "valid_from", "valid_to"
+        )
+    )
 
     services.rebuild()
 
-    assert sorted(UnitState.objects.values_list(
-        "epc", "disposition", "biz_location", "container", "installed_in",
-        "last_event_id")) == before_states
-    assert sorted(GenealogyEdge.objects.values_list(
-        "parent", "child", "kind", "event_id", "valid_from", "valid_to")) == before_edges
+    assert (
+        sorted(
+            UnitState.objects.values_list(
+                "epc", "disposition", "biz_location", "container", "installed_in", "last_event_id"
+            )
+        )
+        == before_states
+    )
+    assert (
+        sorted(
+            GenealogyEdge.objects.values_list(
+                "parent", "child", "kind", "event_id", "valid_from", "valid_to"
+            )
+        )
+        == before_edges
+    )
     assert UnitState.objects.get(epc=b.sgtin("1")).disposition == "in_transit"
 
 
 def test_shipping_a_pallet_moves_everything_inside_it() -> None:
-    services.capture_document(data=b.document(
-        b.commission([b.sgtin("1")]),
-        b.aggregate(b.sscc("1"), [b.sgtin("1")], "2025-01-02T08:00:00+08:00"),
-        b.aggregate(b.sscc("2"), [b.sscc("1")], "2025-01-02T09:00:00+08:00"),
-    ), user=None)
+    services.capture_document(
+        data=b.document(
+            b.commission([b.sgtin("1")]),
+            b.aggregate(b.sscc("1"), [b.sgtin("1")], "2025-01-02T08:00:00+08:00"),
+            b.aggregate(b.sscc("2"), [b.sscc("1")], "2025-01-02T09:00:00+08:00"),
+        ),
+        user=None,
+    )
 
-    services.capture_document(data=b.document(
-        b.observe([b.sscc("2")], "2025-01-03T08:00:00+08:00", bizStep="receiving",
-                  disposition="in_progress", bizLocation={"id": b.sgln("9")}),
-    ), user=None)
+    services.capture_document(
+        data=b.document(
+            b.observe(
+                [b.sscc("2")],
+                "2025-01-03T08:00:00+08:00",
+                bizStep="receiving",
+                disposition="in_progress",
+                bizLocation={"id": b.sgln("9")},
+            ),
+        ),
+        user=None,
+    )
 
     unit = UnitState.objects.get(epc=b.sgtin("1"))
     assert unit.biz_location == b.sgln("9")

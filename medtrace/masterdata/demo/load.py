@@ -101,8 +101,9 @@ def _location(parties: dict[str, Party], row: tuple, summary: DemoSummary) -> No
 def _material(parties: dict[str, Party], spec: dict, summary: DemoSummary) -> None:
     if Material.objects.filter(code=spec["code"]).exists():
         return
-    fields = {k: spec[k] for k in ("code", "name", "name_en", "kind", "tracking", "uom",
-                                     "critical")}
+    fields = {
+        k: spec[k] for k in ("code", "name", "name_en", "kind", "tracking", "uom", "critical")
+    }
     if spec["code"] in data.MATERIAL_GTINS:
         prefix, item = data.MATERIAL_GTINS[spec["code"]]
         fields["gtin"] = _gtin("0", prefix, item)
@@ -225,8 +226,9 @@ def _scaled_hospitals(units: int, summary: DemoSummary) -> dict[str, Party]:
     return extra
 
 
-def _events(units: int, hospital_prefixes: list[str], summary: DemoSummary,
-            log: Callable[[str], None]) -> None:
+def _events(
+    units: int, hospital_prefixes: list[str], summary: DemoSummary, log: Callable[[str], None]
+) -> None:
     """Capture the demo's event story once: pumps made, packed, shipped and installed."""
     from medtrace.ledger import generator
     from medtrace.ledger.models import Event

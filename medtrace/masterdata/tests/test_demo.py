@@ -57,8 +57,7 @@ def test_demo_units_scales_the_same_shape() -> None:
     pump = Product.objects.get(model="IP-300")
     assert Party.objects.filter(role="hospital").count() == 3
     assert UnitState.objects.filter(product=pump).count() == 1500
-    holders = set(UnitState.objects.filter(product=pump).values_list("possessing_party",
-                                                                     flat=True))
+    holders = set(UnitState.objects.filter(product=pump).values_list("possessing_party", flat=True))
     assert len(holders) >= 3  # spread over the hospitals, including the added one
 
 

@@ -21,8 +21,11 @@ class Command(BaseCommand):
         sub.add_parser("rebuild", help="Recompute UnitState and GenealogyEdge from the ledger.")
         cap = sub.add_parser("capture", help="Capture an EPCISDocument (JSON/JSON-LD) file.")
         cap.add_argument("file")
-        cap.add_argument("--proceed", action="store_true",
-                         help="Store the valid events even if some are invalid.")
+        cap.add_argument(
+            "--proceed",
+            action="store_true",
+            help="Store the valid events even if some are invalid.",
+        )
         sub.add_parser("stats", help="Count ledger rows and projections.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -42,24 +45,33 @@ class Command(BaseCommand):
                 raise CommandError(f"No such file: {path}")
             behaviour = services.PROCEED if opts["proceed"] else services.ROLLBACK
             try:
-                job = services.capture_document(data=path.read_bytes(), user=None,
-                                                 behaviour=behaviour)
+                job = services.capture_document(
+                    data=path.read_bytes(), user=None, behaviour=behaviour
+                )
             except services.CaptureRejected as exc:
                 lines = [f"  {p.as_dict()['title']}" for p in exc.problems[:20]]
                 more = len(exc.problems) - 20
                 raise CommandError(
-                    "Nothing was stored:\n" + "\n".join(lines)
+                    "Nothing was stored:\n"
+                    + "\n".join(lines)
                     + (f"\n  … and {more} more" if more > 0 else "")
                 ) from exc
-            self.stdout.write(f"Capture {job.id}: {job.captured_count} of {job.event_count} "
-                              f"events stored, success={job.success}.")
+            self.stdout.write(
+                f"Capture {job.id}: {job.captured_count} of {job.event_count} "
+                f"events stored, success={job.success}."
+            )
             for error in job.errors:
                 self.stdout.write(f"  {error['title']}")
         else:
-            self.stdout.write(json.dumps({
-                "events": Event.objects.count(),
-                "retractions": EventRetraction.objects.count(),
-                "unit_states": UnitState.objects.count(),
-                "genealogy_edges": GenealogyEdge.objects.count(),
-                "open_edges": GenealogyEdge.objects.filter(valid_to__isnull=True).count(),
-            }, indent=2))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "events": Event.objects.count(),
+                        "retractions": EventRetraction.objects.count(),
+                        "unit_states": UnitState.objects.count(),
+                        "genealogy_edges": GenealogyEdge.objects.count(),
+                        "open_edges": GenealogyEdge.objects.filter(valid_to__isnull=True).count(),
+                    },
+                    indent=2,
+                )
+            )
