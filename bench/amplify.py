@@ -22,7 +22,6 @@ import json
 import time
 
 import psycopg
-
 from common import db_url, now_iso, save
 
 

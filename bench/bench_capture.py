@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_capture.py single  --db medtrace_bench_10k [--requests 500]
     .venv/bin/python bench/bench_capture.py profile --db medtrace_bench_10k [--events 10000]
     .venv/bin/python bench/bench_capture.py memory  --db medtrace_bench_10k [--mb 100]
+    .venv/bin/python bench/bench_capture.py commission --db medtrace_bench_10k [--serials 10000]
 
 http:    POST /epcis/capture of a 10k-event EPCISDocument to gunicorn (2 sync workers), poll the
          Location until running is false; events/s end to end (client clock, body already
@@ -30,8 +31,19 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import (BIN, ROOT, bench_env, create_token, machine, now_iso, request, save,
-                    server, setup_django, summary_ms)
+from common import (
+    BIN,
+    ROOT,
+    bench_env,
+    create_token,
+    machine,
+    now_iso,
+    request,
+    save,
+    server,
+    setup_django,
+    summary_ms,
+)
 from events import document, fresh_events, iter_fresh, run_tag
 
 
@@ -356,19 +368,63 @@ def cmd_memory(args: argparse.Namespace) -> None:
     save(f"capture_memory_{args.db}", result)
 
 
+def cmd_commission(args: argparse.Namespace) -> None:
+    """Commission 10,000 serials in one work order: one ObjectEvent ADD (bizStep commissioning)
+    whose epcList holds 10k new pump serials, with the work order as bizTransaction. Captured
+    in process (capture_document) three times, and once over HTTP (POST /epcis/capture)."""
+    setup_django(args.db)
+    from medtrace.ledger.services import capture_document
+
+    def doc(tag: str) -> dict:
+        return document([{
+            "type": "ObjectEvent", "eventTime": "2026-03-02T01:00:00.000Z",
+            "eventTimeZoneOffset": "+08:00", "action": "ADD", "bizStep": "commissioning",
+            "disposition": "active",
+            "epcList": [f"urn:epc:id:sgtin:6901234.010001.{tag}P{n:08d}"
+                        for n in range(args.serials)],
+            "readPoint": {"id": "urn:epc:id:sgln:6901234.00006.0"},
+            "bizLocation": {"id": "urn:epc:id:sgln:6901234.00006.0"},
+            "bizTransactionList": [{"type": "prodorder",
+                                    "bizTransaction": f"urn:medtrace:wo:{tag}"}],
+            "ilmd": {"cbvmda:lotNumber": tag, "cbvmda:itemExpirationDate": "2036-03-01"},
+        }])
+
+    result = {"command": f"bench/bench_capture.py commission --db {args.db} --serials "
+                         f"{args.serials}", "date": now_iso(), "machine": machine(),
+              "in_process_s": []}
+    for _ in range(3):
+        body = json.dumps(doc(run_tag()))
+        t0 = time.perf_counter()
+        capture_document(data=body.encode(), user=None)
+        result["in_process_s"].append(round(time.perf_counter() - t0, 3))
+        print("in process", result["in_process_s"][-1], flush=True)
+    token = create_token(args.db, ["epcis:capture"])
+    body = json.dumps(doc(run_tag())).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}
+    with server(args.db) as port:
+        t0 = time.perf_counter()
+        status, hdrs, data = request(port, "POST", "/epcis/capture", body, headers)
+        result["http_s"] = round(time.perf_counter() - t0, 3)
+        result["http_status"] = status
+        result["http_bytes"] = len(body)
+    print("http", result["http_s"], status, flush=True)
+    save(f"capture_commission_{args.db}", result)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("http", "single", "profile", "memory"):
+    for name in ("http", "single", "profile", "memory", "commission"):
         p = sub.add_parser(name)
         p.add_argument("--db", default="medtrace_bench_10k")
         p.add_argument("--events", type=int, default=10_000)
         p.add_argument("--trials", type=int, default=3)
         p.add_argument("--requests", type=int, default=500)
         p.add_argument("--mb", type=int, default=100)
+        p.add_argument("--serials", type=int, default=10_000)
     args = ap.parse_args()
-    {"http": cmd_http, "single": cmd_single, "profile": cmd_profile,
-     "memory": cmd_memory}[args.cmd](args)
+    {"http": cmd_http, "single": cmd_single, "profile": cmd_profile, "memory": cmd_memory,
+     "commission": cmd_commission}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,7 @@ from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from common import (BIN, ROOT, create_token, machine, now_iso, save, setup_django,
-                    summary_ms)
+from common import BIN, ROOT, create_token, machine, now_iso, save, setup_django, summary_ms
 from events import iter_fresh, run_tag
 
 PEER_PY = Path("/tmp/peer-venv/bin/python")
@@ -115,12 +114,11 @@ def main() -> None:
                    stdout=subprocess.DEVNULL)
     setup_django("medtrace_bench_peer")
     from django.test import Client
+    from events import document
 
     from medtrace.ledger.models import Event
     from medtrace.ledger.services import capture_document
     from medtrace.trace import selectors
-
-    from events import document
 
     body = json.dumps(document(events)).encode()
     before = Event.objects.count()

@@ -27,8 +27,17 @@ import random
 import time
 from urllib.parse import quote
 
-from common import (ROOT, create_token, machine, now_iso, request, save, server, setup_django,
-                    summary_ms)
+from common import (
+    ROOT,
+    create_token,
+    machine,
+    now_iso,
+    request,
+    save,
+    server,
+    setup_django,
+    summary_ms,
+)
 
 RESULTS = ROOT / "bench" / "results"
 
