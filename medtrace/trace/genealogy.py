@@ -346,9 +346,14 @@ def backward(
 
 
 def _forward_sql(history: bool, scope: str) -> str:
-    """One row per path step: (epc, depth, cur, src, unit columns...).
+    """Rows (epc, depth, cur, src, unit columns...): a node row (src NULL) per object and
+    depth, and a link row (src = the object below) per edge climbed, for ``part_of``.
 
-    Grouping (a node reached along several paths), ``part_of`` and ordering happen in Python
+    Only node rows are walked further, and UNION folds the node rows of an object reached from
+    many parts at the same depth into one: a device built from twelve sensors of the recalled
+    lot is walked upwards once, not twelve times. Link rows carry no unit columns.
+
+    Grouping (an object reached at several depths), ``part_of`` and ordering happen in Python
     in one pass: for a 100k-unit recall, sorting and hashing in SQL spill to disk under the
     default work_mem, and the planner cannot know a CTE's size to choose for it.
     """
@@ -361,9 +366,12 @@ def _forward_sql(history: bool, scope: str) -> str:
         SELECT CAST(%s AS TEXT), 0, 1, CAST(NULL AS TEXT)
         UNION
         SELECT CAST(g.parent AS TEXT), w.depth + 1,
-               CASE WHEN w.cur = 1 AND g.valid_to IS NULL THEN 1 ELSE 0 END, w.epc
-          FROM {EDGE} g JOIN up w ON g.child = w.epc
-         WHERE {up_edges} AND w.depth < {MAX_DEPTH}
+               CASE WHEN w.cur = 1 AND g.valid_to IS NULL THEN 1 ELSE 0 END,
+               CASE WHEN t.link = 1 THEN w.epc END
+          FROM {EDGE} g
+          JOIN up w ON g.child = w.epc
+         CROSS JOIN (SELECT 0 AS link UNION ALL SELECT 1) t
+         WHERE w.src IS NULL AND {up_edges} AND w.depth < {MAX_DEPTH}
     ),
     down(epc, depth, cur) AS (
         SELECT CAST(g.child AS TEXT), 1, CASE WHEN g.valid_to IS NULL THEN 1 ELSE 0 END
@@ -384,7 +392,7 @@ def _forward_sql(history: bool, scope: str) -> str:
            u.disposition, u.biz_location, COALESCE(u.possessing_party, u.owning_party),
            u.container, u.installed_in, p.id, p.name, p.model
       FROM hit h
-      LEFT JOIN {UNIT} u ON u.epc = h.epc
+      LEFT JOIN {UNIT} u ON u.epc = CASE WHEN h.src IS NULL THEN h.epc END
       LEFT JOIN {PRODUCT_ID} pi ON u.product_id IS NULL AND pi.di = u.gtin
       LEFT JOIN {PRODUCT} p ON p.id = COALESCE(u.product_id, pi.product_id)
      {scope_clause}
@@ -488,10 +496,12 @@ def forward(
     part_of: dict[str, str] = {}
     for row in fetch(_forward_sql(include_history, where), [start, start, *scope_params]):
         epc, depth, cur, src = row[0], row[1], row[2], row[3]
-        if src is not None and cur == 1:
-            above = part_of.get(src)
-            if above is None or epc < above:
-                part_of[src] = epc  # epc is what src was consumed into / is installed in
+        if src is not None:  # a link row: epc is what src was consumed into / installed in
+            if cur == 1:
+                above = part_of.get(src)
+                if above is None or epc < above:
+                    part_of[src] = epc
+            continue
         known = best.get(epc)
         if known is None:
             best[epc] = row

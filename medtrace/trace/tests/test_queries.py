@@ -100,3 +100,33 @@ def test_a_partner_forward_trace_adds_only_the_party_lookups(
 
     with django_assert_max_num_queries(6):
         selectors.trace_forward(id=lot, user=hospital_a)
+
+
+def test_an_object_reached_from_many_parts_is_walked_up_once() -> None:
+    """Twelve sensors of the recalled lot in one device, the device in a rack: the walk climbs
+    from the device once, not once per sensor (UNION folds the paths, DESIGN §7)."""
+    from medtrace.trace.genealogy import _forward_sql
+    from medtrace.trace.sql import fetch
+
+    w = f.world()
+    lot, device, rack = w.resin_lot("FAN"), w.device_sn("FAN-D"), w.device_sn("FAN-R")
+    sensors = [w.pump_sn(f"FAN-{n}") for n in range(12)]
+    f.capture(
+        *[f.transform(f.t(1), input_lots=[(lot, 1)], outputs=[s]) for s in sensors],
+        f.transform(f.t(2), inputs=sensors, outputs=[device]),
+        f.commission([rack], f.t(3)),
+        f.associate(rack, [device], f.t(4)),
+    )
+
+    rows = fetch(_forward_sql(False, ""), [lot, lot])
+    result = selectors.trace_forward(id=lot, user=None)
+
+    node_rows = [r[0] for r in rows if r[3] is None]
+    assert sorted(node_rows) == sorted([lot, *sensors, device, rack])
+    assert len([r for r in rows if r[3] is not None]) == 12 + 12 + 1  # one per edge climbed
+    units = {u["epc"]: u for u in result.units}
+    assert {units[s]["part_of"] for s in sensors} == {device}
+    assert (units[device]["part_of"], units[rack]["part_of"], units[rack]["level"]) == (
+        rack, None, 3,
+    )  # fmt: skip
+    assert [s["count"] for s in result.summary] == [1]  # the rack: everything is inside it
