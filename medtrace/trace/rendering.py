@@ -153,13 +153,13 @@ def forward_text(result: ForwardResult) -> str:
     lines = [f"Affected by {result.epc} (forward trace)", ""]
     rows = [
         [u["level"], u["kind"], u["epc"], _product(u["product"]), u["serial"] or u["lot"],
-         u["disposition"], _holder(u["holder"]), u["location"],
+         u["disposition"], _holder(u["holder"]), u["location"], u["part_of"],
          "yes" if u["current"] else "no (history)"]
         for u in result.units
     ]  # fmt: skip
     lines += table(
         ["LEVEL", "KIND", "EPC", "PRODUCT", "SERIAL/LOT", "DISPOSITION", "HOLDER", "LOCATION",
-         "CURRENT"],
+         "PART OF", "CURRENT"],
         rows,
     )  # fmt: skip
     lines.append(f"\n{result.count} unit(s)\n")

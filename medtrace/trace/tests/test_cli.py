@@ -63,10 +63,11 @@ def test_forward_prints_a_table_of_units_and_a_summary_by_holder(w: f.World) -> 
     lines = out.splitlines()
     assert lines[0] == f"Affected by {w.resin_lot('CLI-L')} (forward trace)"
     assert lines[2].split() == ["LEVEL", "KIND", "EPC", "PRODUCT", "SERIAL/LOT", "DISPOSITION",
-                                "HOLDER", "LOCATION", "CURRENT"]  # fmt: skip
+                                "HOLDER", "LOCATION", "PART", "OF", "CURRENT"]  # fmt: skip
     table = lines[2:6]
     _aligned(table)
     assert "Control board CB-2" in table[2] and "Infusion pump IP-9" in table[3]
+    assert w.device_sn("CLI") in table[2].split()  # the board is part of the device
     assert "2 unit(s)" in out
     by_holder = out[out.index("By holder") :].splitlines()
     assert by_holder[1].split() == ["HOLDER", "ROLE", "GLN", "UNITS"]
