@@ -304,7 +304,8 @@ def cmd_single(args: argparse.Namespace) -> None:
     stmts: dict[str, list[float]] = {}
     for q in ctx.captured_queries:
         key = re.sub(r"'[^']*'(::\w+)?", "?", " ".join(q["sql"].split()))
-        key = re.sub(r'"s\d+_x\d+"', "sp", key)[:100]
+        key = re.sub(r'"s\d+_x\d+"', "sp", key)
+        key = re.sub(r"\b\d+\b", "N", key)[:100]
         stmts.setdefault(key, []).append(float(q["time"]) * 1000)
     result["queries"] = {k: {"per_request": round(len(v) / len(batch), 2),
                              "mean_ms": round(sum(v) / len(v), 3)} for k, v in stmts.items()}

@@ -72,8 +72,20 @@ def summary_ms(values: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ms), 2)}
 
 
+def code_version() -> str:
+    """The medtrace code measured: HEAD, plus the files under medtrace/ changed but uncommitted
+    (other engineers commit to the same tree while benchmarks run)."""
+    head = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "medtrace"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.split("\n")
+    changed = [line[3:] for line in dirty if line.strip()]
+    return head + (f" + uncommitted: {', '.join(changed)}" if changed else "")
+
+
 def save(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
+    result.setdefault("code", code_version())
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return path
