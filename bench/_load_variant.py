@@ -24,7 +24,8 @@ def main() -> None:
     from medtrace.masterdata.demo.load import load_demo
 
     generator.Plan = functools.partial(  # type: ignore[misc]
-        generator.Plan, **{k: int(v) for k, v in overrides.items()})
+        generator.Plan, **{k: int(v) for k, v in overrides.items()}
+    )
     started = time.perf_counter()
     summary = load_demo(units=units, log=lambda m: print(m, flush=True))
     print(f"Demo loaded: {summary.created} in {time.perf_counter() - started:.1f} s", flush=True)

@@ -26,12 +26,14 @@ from common import db_url, now_iso, save
 
 
 def rename(col: str, k: int) -> str:
-    return (f"CASE WHEN {col} LIKE 'urn:epc:id:sgtin:%%' OR {col} LIKE 'urn:epc:class:lgtin:%%'"
-            f" THEN regexp_replace({col}, '^(urn:epc:(id:sgtin|class:lgtin):[0-9]+\\.[0-9]+\\.)',"
-            f" '\\1C{k}')"
-            f" WHEN {col} LIKE 'urn:epc:id:sscc:%%'"
-            f" THEN regexp_replace({col}, '^(urn:epc:id:sscc:[0-9]+\\.)[0-9]', '\\1{k}')"
-            f" ELSE {col} END")
+    return (
+        f"CASE WHEN {col} LIKE 'urn:epc:id:sgtin:%%' OR {col} LIKE 'urn:epc:class:lgtin:%%'"
+        f" THEN regexp_replace({col}, '^(urn:epc:(id:sgtin|class:lgtin):[0-9]+\\.[0-9]+\\.)',"
+        f" '\\1C{k}')"
+        f" WHEN {col} LIKE 'urn:epc:id:sscc:%%'"
+        f" THEN regexp_replace({col}, '^(urn:epc:id:sscc:[0-9]+\\.)[0-9]', '\\1{k}')"
+        f" ELSE {col} END"
+    )
 
 
 def copy_once(conn: psycopg.Connection, k: int, max_id: int) -> dict[str, float]:
@@ -44,47 +46,71 @@ def copy_once(conn: psycopg.Connection, k: int, max_id: int) -> dict[str, float]
         print(f"  copy {k}: {name} {t[name]} s", flush=True)
 
     with conn.transaction():
-        step("idmap", f"""CREATE TEMP TABLE idmap ON COMMIT DROP AS
+        step(
+            "idmap",
+            f"""CREATE TEMP TABLE idmap ON COMMIT DROP AS
             SELECT id AS old, nextval(pg_get_serial_sequence('ledger_event', 'id')) AS new
-              FROM ledger_event WHERE id <= {max_id}""")
+              FROM ledger_event WHERE id <= {max_id}""",
+        )
         conn.execute("CREATE UNIQUE INDEX ON idmap (old)")
         conn.execute("ANALYZE idmap")
-        step("event", f"""INSERT INTO ledger_event (id, event_id, event_type, action, event_time,
+        step(
+            "event",
+            f"""INSERT INTO ledger_event (id, event_id, event_type, action, event_time,
                 event_time_zone_offset, record_time, biz_step, disposition, read_point,
                 biz_location, content_sha256, document, capture_job_id)
             SELECT m.new, 'C{k}#' || e.event_id, e.event_type, e.action, e.event_time,
                    e.event_time_zone_offset, e.record_time, e.biz_step, e.disposition,
                    e.read_point, e.biz_location, e.content_sha256, e.document, e.capture_job_id
-              FROM ledger_event e JOIN idmap m ON m.old = e.id ORDER BY m.new""")
-        step("eventepc", f"""INSERT INTO ledger_eventepc (epc, role, event_time, event_id)
-            SELECT {rename('x.epc', k)}, x.role, x.event_time, m.new
-              FROM ledger_eventepc x JOIN idmap m ON m.old = x.event_id ORDER BY x.id""")
-        step("eventquantity", f"""INSERT INTO ledger_eventquantity (epc_class, quantity, uom, role,
+              FROM ledger_event e JOIN idmap m ON m.old = e.id ORDER BY m.new""",
+        )
+        step(
+            "eventepc",
+            f"""INSERT INTO ledger_eventepc (epc, role, event_time, event_id)
+            SELECT {rename("x.epc", k)}, x.role, x.event_time, m.new
+              FROM ledger_eventepc x JOIN idmap m ON m.old = x.event_id ORDER BY x.id""",
+        )
+        step(
+            "eventquantity",
+            f"""INSERT INTO ledger_eventquantity (epc_class, quantity, uom, role,
                 event_time, event_id)
-            SELECT {rename('x.epc_class', k)}, x.quantity, x.uom, x.role, x.event_time, m.new
-              FROM ledger_eventquantity x JOIN idmap m ON m.old = x.event_id ORDER BY x.id""")
-        step("eventbiztransaction", f"""INSERT INTO ledger_eventbiztransaction (type, value, event_id)
+            SELECT {rename("x.epc_class", k)}, x.quantity, x.uom, x.role, x.event_time, m.new
+              FROM ledger_eventquantity x JOIN idmap m ON m.old = x.event_id ORDER BY x.id""",
+        )
+        step(
+            "eventbiztransaction",
+            f"""INSERT INTO ledger_eventbiztransaction (type, value, event_id)
             SELECT x.type, x.value || '#C{k}', m.new
-              FROM ledger_eventbiztransaction x JOIN idmap m ON m.old = x.event_id ORDER BY x.id""")
-        step("eventsourcedest", """INSERT INTO ledger_eventsourcedest (kind, type, value, event_id)
+              FROM ledger_eventbiztransaction x JOIN idmap m ON m.old = x.event_id ORDER BY x.id""",
+        )
+        step(
+            "eventsourcedest",
+            """INSERT INTO ledger_eventsourcedest (kind, type, value, event_id)
             SELECT x.kind, x.type, x.value, m.new
-              FROM ledger_eventsourcedest x JOIN idmap m ON m.old = x.event_id ORDER BY x.id""")
-        step("genealogyedge", f"""INSERT INTO ledger_genealogyedge (parent, child, kind, valid_from,
+              FROM ledger_eventsourcedest x JOIN idmap m ON m.old = x.event_id ORDER BY x.id""",
+        )
+        step(
+            "genealogyedge",
+            f"""INSERT INTO ledger_genealogyedge (parent, child, kind, valid_from,
                 valid_to, end_event_id, event_id)
-            SELECT {rename('g.parent', k)}, {rename('g.child', k)}, g.kind, g.valid_from,
+            SELECT {rename("g.parent", k)}, {rename("g.child", k)}, g.kind, g.valid_from,
                    g.valid_to, me.new, m.new
               FROM ledger_genealogyedge g JOIN idmap m ON m.old = g.event_id
-              LEFT JOIN idmap me ON me.old = g.end_event_id ORDER BY g.id""")
-        step("unitstate", f"""INSERT INTO ledger_unitstate (epc, gtin, serial, lot, expiry,
+              LEFT JOIN idmap me ON me.old = g.end_event_id ORDER BY g.id""",
+        )
+        step(
+            "unitstate",
+            f"""INSERT INTO ledger_unitstate (epc, gtin, serial, lot, expiry,
                 disposition, biz_location, read_point, possessing_party, owning_party, container,
                 installed_in, biz_step, last_event_time, first_event_time, last_event_id,
                 product_id)
-            SELECT {rename('u.epc', k)}, u.gtin, 'C{k}' || u.serial, u.lot, u.expiry,
+            SELECT {rename("u.epc", k)}, u.gtin, 'C{k}' || u.serial, u.lot, u.expiry,
                    u.disposition, u.biz_location, u.read_point, u.possessing_party,
-                   u.owning_party, {rename('u.container', k)}, {rename('u.installed_in', k)},
+                   u.owning_party, {rename("u.container", k)}, {rename("u.installed_in", k)},
                    u.biz_step, u.last_event_time, u.first_event_time, m.new, u.product_id
               FROM ledger_unitstate u JOIN idmap m ON m.old = u.last_event_id
-             WHERE u.epc NOT LIKE '%%#%%'""")
+             WHERE u.epc NOT LIKE '%%#%%'""",
+        )
     return t
 
 
@@ -105,10 +131,15 @@ def main() -> None:
         conn.execute("VACUUM ANALYZE")
         analyze = time.perf_counter() - t0
         after = conn.execute("SELECT count(*) FROM ledger_event").fetchone()[0]
-    result = {"command": f"bench/amplify.py --db {args.db} --copies {args.copies}",
-              "date": now_iso(), "events_captured": before, "events_after": after,
-              "seconds": round(time.perf_counter() - started), "vacuum_analyze_s": round(analyze),
-              "steps": steps}
+    result = {
+        "command": f"bench/amplify.py --db {args.db} --copies {args.copies}",
+        "date": now_iso(),
+        "events_captured": before,
+        "events_after": after,
+        "seconds": round(time.perf_counter() - started),
+        "vacuum_analyze_s": round(analyze),
+        "steps": steps,
+    }
     save(f"amplify_{args.db}", result)
     print(json.dumps(result, indent=2))
 

@@ -1,6 +1,6 @@
 """EPCIS capture benchmarks (DESIGN §10).
 
-    .venv/bin/python bench/bench_capture.py http    --db medtrace_bench_10k [--events 10000 --trials 3]
+    .venv/bin/python bench/bench_capture.py http    --db medtrace_bench_10k [--trials 3]
     .venv/bin/python bench/bench_capture.py single  --db medtrace_bench_10k [--requests 500]
     .venv/bin/python bench/bench_capture.py profile --db medtrace_bench_10k [--events 10000]
     .venv/bin/python bench/bench_capture.py memory  --db medtrace_bench_10k [--mb 100]
@@ -51,8 +51,9 @@ def cmd_http(args: argparse.Namespace) -> None:
     token = create_token(args.db, ["epcis:capture", "epcis:query"])
     runs = []
     # First with medtrace's own settings: does a 10k-event document get through at all?
-    body = json.dumps(document(fresh_events(args.events, run_tag())),
-                      separators=(",", ":")).encode()
+    body = json.dumps(
+        document(fresh_events(args.events, run_tag())), separators=(",", ":")
+    ).encode()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}
     with server(args.db) as port:
         try:
@@ -67,10 +68,14 @@ def cmd_http(args: argparse.Namespace) -> None:
         for trial in range(args.trials):
             for with_ids in (True, False):
                 tag = run_tag()
-                body = json.dumps(document(fresh_events(args.events, tag, with_ids=with_ids)),
-                                  separators=(",", ":")).encode()
-                headers = {"Authorization": f"Bearer {token}",
-                           "Content-Type": "application/ld+json"}
+                body = json.dumps(
+                    document(fresh_events(args.events, tag, with_ids=with_ids)),
+                    separators=(",", ":"),
+                ).encode()
+                headers = {
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/ld+json",
+                }
                 t0 = time.perf_counter()
                 status, hdrs, data = request(port, "POST", "/epcis/capture", body, headers)
                 t_post = time.perf_counter() - t0
@@ -80,38 +85,60 @@ def cmd_http(args: argparse.Namespace) -> None:
                 polls = 0
                 while True:
                     polls += 1
-                    st, _, job = request(port, "GET", location, None, headers)
+                    _, _, job = request(port, "GET", location, None, headers)
                     doc = json.loads(job)
                     if not doc["running"]:
                         break
                     time.sleep(0.05)
                 took = time.perf_counter() - t0
-                run = {"trial": trial, "eventIDs": "client" if with_ids else "event hash",
-                       "events": args.events, "bytes": len(body), "post_s": round(t_post, 3),
-                       "total_s": round(took, 3), "polls": polls,
-                       "events_per_s": round(args.events / took),
-                       "captured": doc["capturedCount"], "success": doc["success"]}
+                run = {
+                    "trial": trial,
+                    "eventIDs": "client" if with_ids else "event hash",
+                    "events": args.events,
+                    "bytes": len(body),
+                    "post_s": round(t_post, 3),
+                    "total_s": round(took, 3),
+                    "polls": polls,
+                    "events_per_s": round(args.events / took),
+                    "captured": doc["capturedCount"],
+                    "success": doc["success"],
+                }
                 print(json.dumps(run), flush=True)
                 runs.append(run)
     best = {}
     for mode in ("client", "event hash"):
         rates = sorted(r["events_per_s"] for r in runs if r["eventIDs"] == mode)
         best[mode] = {"median_events_per_s": rates[len(rates) // 2], "all": rates}
-    save(f"capture_http_{args.db}", {
-        "command": f"bench/bench_capture.py http --db {args.db} --events {args.events} "
-                   f"--trials {args.trials}",
-        "date": now_iso(), "machine": machine(), "server": "gunicorn 2 sync workers",
-        "with_medtrace_settings": default, "settings_used": settings or "medtrace.settings",
-        "runs": runs, "summary": best})
+    save(
+        f"capture_http_{args.db}",
+        {
+            "command": f"bench/bench_capture.py http --db {args.db} --events {args.events} "
+            f"--trials {args.trials}",
+            "date": now_iso(),
+            "machine": machine(),
+            "server": "gunicorn 2 sync workers",
+            "with_medtrace_settings": default,
+            "settings_used": settings or "medtrace.settings",
+            "runs": runs,
+            "summary": best,
+        },
+    )
     print(json.dumps(best, indent=2))
 
 
 def _phases(profile: cProfile.Profile) -> dict[str, float]:
     stats = pstats.Stats(profile)
-    wanted = {"_parse": "parse+validate (epcis.parse_document)", "_prepare": "prepare",
-              "event_hash": "GS1 event hash", "_plan": "dedup lookup (_plan)",
-              "_write": "ledger rows (COPY)", "project": "projections",
-              "_finish": "job update", "loads": "json.loads", "dumps": "json.dumps"}
+    wanted = {
+        "_parse": "parse+validate (epcis.parse_document)",
+        "_prepare": "prepare",
+        "event_hash": "GS1 event hash",
+        "_plan": "dedup lookup (_plan)",
+        "_write": "ledger rows (COPY)",
+        "project": "projections",
+        "_finish": "job update",
+        "loads": "json.loads",
+        "dumps": "json.dumps",
+    }
     out: dict[str, float] = {}
     for (path, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         if func in wanted and ("medtrace" in path or func in ("loads", "dumps")):
@@ -133,13 +160,14 @@ def _timed_phases(n_events: int) -> dict:
         acc: dict[str, float] = {}
         originals = {}
 
-        def wrap(name, fn):
+        def wrap(name, fn, acc=acc):
             def inner(*a, **kw):
                 t = time.perf_counter()
                 try:
                     return fn(*a, **kw)
                 finally:
                     acc[name] = acc.get(name, 0.0) + time.perf_counter() - t
+
             return inner
 
         for name in ("_parse", "_prepare", "_plan", "_write", "project", "event_hash"):
@@ -176,11 +204,14 @@ def _timed_phases(n_events: int) -> dict:
                 setattr(services, name, fn)
         acc["(prepare includes event_hash)"] = 0.0
         mode = "client" if with_ids else "event hash"
-        out[mode] = {"capture_document_s": round(total, 3),
-                     "python_cpu_s": round(py_cpu, 3), "postgres_backend_cpu_s": round(db_cpu, 3),
-                     "events_per_cpu_s": round(n_events / (py_cpu + db_cpu)),
-                     "events_per_s_in_process": round(n_events / total),
-                     "phases_s": {k: round(v, 3) for k, v in acc.items()}}
+        out[mode] = {
+            "capture_document_s": round(total, 3),
+            "python_cpu_s": round(py_cpu, 3),
+            "postgres_backend_cpu_s": round(db_cpu, 3),
+            "events_per_cpu_s": round(n_events / (py_cpu + db_cpu)),
+            "events_per_s_in_process": round(n_events / total),
+            "phases_s": {k: round(v, 3) for k, v in acc.items()},
+        }
         print("unprofiled", mode, json.dumps(out[mode]), flush=True)
     del eh
     return out
@@ -195,8 +226,12 @@ def cmd_profile(args: argparse.Namespace) -> None:
     class Rollback(Exception):
         pass
 
-    report = {"command": f"bench/bench_capture.py profile --db {args.db} --events {args.events}",
-              "date": now_iso(), "machine": machine(), "runs": {}}
+    report = {
+        "command": f"bench/bench_capture.py profile --db {args.db} --events {args.events}",
+        "date": now_iso(),
+        "machine": machine(),
+        "runs": {},
+    }
     for with_ids in (True, False):
         body = json.dumps(document(fresh_events(args.events, run_tag(), with_ids=with_ids)))
         profile = cProfile.Profile()
@@ -218,7 +253,10 @@ def cmd_profile(args: argparse.Namespace) -> None:
         name = "ids" if with_ids else "hash"
         (ROOT / "bench" / "results" / f"profile_capture_{name}.txt").write_text(
             f"{args.events} events, eventIDs={mode}, {took:.2f} s under cProfile\n\n"
-            + buf.getvalue() + "\n\n" + buf2.getvalue())
+            + buf.getvalue()
+            + "\n\n"
+            + buf2.getvalue()
+        )
         report["runs"][mode] = {"profiled_s": round(took, 2), "phases_s": _phases(profile)}
         print(mode, json.dumps(report["runs"][mode], indent=2), flush=True)
     report["unprofiled"] = _timed_phases(args.events)
@@ -230,23 +268,31 @@ def _single_events(n: int, tag: str) -> list[dict]:
     out = []
     for i in range(n):
         moment = base + timedelta(seconds=i)
-        out.append({
-            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-            "type": "ObjectEvent", "eventTime": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "eventTimeZoneOffset": "+08:00",
-            "epcList": [f"urn:epc:id:sgtin:6901234.010001.{tag}S{i:08d}"],
-            "action": "OBSERVE", "bizStep": "inspecting", "disposition": "conformant",
-            "readPoint": {"id": "urn:epc:id:sgln:6901234.00006.0"},
-            "bizLocation": {"id": "urn:epc:id:sgln:6901234.00006.0"},
-        })
+        out.append(
+            {
+                "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "ObjectEvent",
+                "eventTime": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "eventTimeZoneOffset": "+08:00",
+                "epcList": [f"urn:epc:id:sgtin:6901234.010001.{tag}S{i:08d}"],
+                "action": "OBSERVE",
+                "bizStep": "inspecting",
+                "disposition": "conformant",
+                "readPoint": {"id": "urn:epc:id:sgln:6901234.00006.0"},
+                "bizLocation": {"id": "urn:epc:id:sgln:6901234.00006.0"},
+            }
+        )
     return out
 
 
 def cmd_single(args: argparse.Namespace) -> None:
     token = create_token(args.db, ["epcis:capture"])
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}
-    result = {"command": f"bench/bench_capture.py single --db {args.db} --requests {args.requests}",
-              "date": now_iso(), "machine": machine()}
+    result = {
+        "command": f"bench/bench_capture.py single --db {args.db} --requests {args.requests}",
+        "date": now_iso(),
+        "machine": machine(),
+    }
     lat = []
     with server(args.db) as port:
         for i, event in enumerate(_single_events(args.requests + 20, run_tag())):
@@ -268,8 +314,12 @@ def cmd_single(args: argparse.Namespace) -> None:
     for i, event in enumerate(_single_events(args.requests + 20, run_tag())):
         body = json.dumps(event)
         t0 = time.perf_counter()
-        resp = client.post("/epcis/events", body, content_type="application/ld+json",
-                           HTTP_AUTHORIZATION=f"Bearer {token}")
+        resp = client.post(
+            "/epcis/events",
+            body,
+            content_type="application/ld+json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
         took = time.perf_counter() - t0
         assert resp.status_code == 201, resp.content[:500]
         if i >= 20:
@@ -281,8 +331,12 @@ def cmd_single(args: argparse.Namespace) -> None:
     events = _single_events(100, run_tag())
     profile.enable()
     for event in events:
-        client.post("/epcis/events", json.dumps(event), content_type="application/ld+json",
-                    HTTP_AUTHORIZATION=f"Bearer {token}")
+        client.post(
+            "/epcis/events",
+            json.dumps(event),
+            content_type="application/ld+json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
     profile.disable()
     buf = io.StringIO()
     pstats.Stats(profile, stream=buf).sort_stats("cumulative").print_stats(40)
@@ -294,21 +348,30 @@ def cmd_single(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     with CaptureQueriesContext(connection) as ctx:
         for event in batch:
-            client.post("/epcis/events", json.dumps(event), content_type="application/ld+json",
-                        HTTP_AUTHORIZATION=f"Bearer {token}")
+            client.post(
+                "/epcis/events",
+                json.dumps(event),
+                content_type="application/ld+json",
+                HTTP_AUTHORIZATION=f"Bearer {token}",
+            )
     wall = time.perf_counter() - t0
     result["queries_per_request"] = round(len(ctx.captured_queries) / len(batch), 1)
     db = sum(float(q["time"]) for q in ctx.captured_queries)
-    result["db_time_share"] = {"requests": len(batch), "wall_ms_per_request": round(wall / len(batch) * 1000, 2),
-                               "sql_ms_per_request": round(db / len(batch) * 1000, 2)}
+    result["db_time_share"] = {
+        "requests": len(batch),
+        "wall_ms_per_request": round(wall / len(batch) * 1000, 2),
+        "sql_ms_per_request": round(db / len(batch) * 1000, 2),
+    }
     stmts: dict[str, list[float]] = {}
     for q in ctx.captured_queries:
         key = re.sub(r"'[^']*'(::\w+)?", "?", " ".join(q["sql"].split()))
         key = re.sub(r'"s\d+_x\d+"', "sp", key)
         key = re.sub(r"\b\d+\b", "N", key)[:100]
         stmts.setdefault(key, []).append(float(q["time"]) * 1000)
-    result["queries"] = {k: {"per_request": round(len(v) / len(batch), 2),
-                             "mean_ms": round(sum(v) / len(v), 3)} for k, v in stmts.items()}
+    result["queries"] = {
+        k: {"per_request": round(len(v) / len(batch), 2), "mean_ms": round(sum(v) / len(v), 3)}
+        for k, v in stmts.items()
+    }
     reset_queries()
     save(f"capture_single_{args.db}", result)
     print(json.dumps({k: v for k, v in result.items() if k != "queries"}, indent=2))
@@ -335,22 +398,40 @@ def _write_document(path: Path, *, max_bytes: int | None, max_events: int | None
 
 def _timed_capture(db: str, path: Path) -> dict:
     env = bench_env(db)
-    proc = subprocess.run(["/usr/bin/time", "-v", str(BIN / "medtrace"), "ledger", "capture",
-                           str(path)], env=env, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", str(BIN / "medtrace"), "ledger", "capture", str(path)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)[1])
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", proc.stderr)[1]
     parts = [float(p) for p in wall.split(":")]
-    seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
     tail = (proc.stdout + proc.stderr.split("\tCommand being timed")[0]).strip()[-600:]
-    return {"exit": proc.returncode, "peak_rss_mb": round(rss_kb / 1024), "wall_s": seconds,
-            "output": tail}
+    return {
+        "exit": proc.returncode,
+        "peak_rss_mb": round(rss_kb / 1024),
+        "wall_s": seconds,
+        "output": tail,
+    }
 
 
 def cmd_memory(args: argparse.Namespace) -> None:
-    result = {"command": f"bench/bench_capture.py memory --db {args.db} --mb {args.mb}",
-              "date": now_iso(), "machine": machine(), "runs": []}
-    baseline = subprocess.run(["/usr/bin/time", "-v", str(BIN / "medtrace"), "ledger", "stats"],
-                              env=bench_env(args.db), cwd=ROOT, capture_output=True, text=True)
+    result = {
+        "command": f"bench/bench_capture.py memory --db {args.db} --mb {args.mb}",
+        "date": now_iso(),
+        "machine": machine(),
+        "runs": [],
+    }
+    baseline = subprocess.run(
+        ["/usr/bin/time", "-v", str(BIN / "medtrace"), "ledger", "stats"],
+        env=bench_env(args.db),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     base_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", baseline.stderr)[1])
     result["baseline_rss_mb_ledger_stats"] = round(base_kb / 1024)
     for label, max_bytes, max_events in (
@@ -361,8 +442,12 @@ def cmd_memory(args: argparse.Namespace) -> None:
         count = _write_document(path, max_bytes=max_bytes, max_events=max_events)
         size = path.stat().st_size
         print(f"{label}: {count} events, {size / 1e6:.1f} MB written to {path}", flush=True)
-        run = {"document": label, "events": count, "file_mb": round(size / 1e6, 1),
-               **_timed_capture(args.db, path)}
+        run = {
+            "document": label,
+            "events": count,
+            "file_mb": round(size / 1e6, 1),
+            **_timed_capture(args.db, path),
+        }
         print(json.dumps(run, indent=2), flush=True)
         result["runs"].append(run)
         path.unlink()
@@ -377,22 +462,35 @@ def cmd_commission(args: argparse.Namespace) -> None:
     from medtrace.ledger.services import capture_document
 
     def doc(tag: str) -> dict:
-        return document([{
-            "type": "ObjectEvent", "eventTime": "2026-03-02T01:00:00.000Z",
-            "eventTimeZoneOffset": "+08:00", "action": "ADD", "bizStep": "commissioning",
-            "disposition": "active",
-            "epcList": [f"urn:epc:id:sgtin:6901234.010001.{tag}P{n:08d}"
-                        for n in range(args.serials)],
-            "readPoint": {"id": "urn:epc:id:sgln:6901234.00006.0"},
-            "bizLocation": {"id": "urn:epc:id:sgln:6901234.00006.0"},
-            "bizTransactionList": [{"type": "prodorder",
-                                    "bizTransaction": f"urn:medtrace:wo:{tag}"}],
-            "ilmd": {"cbvmda:lotNumber": tag, "cbvmda:itemExpirationDate": "2036-03-01"},
-        }])
+        return document(
+            [
+                {
+                    "type": "ObjectEvent",
+                    "eventTime": "2026-03-02T01:00:00.000Z",
+                    "eventTimeZoneOffset": "+08:00",
+                    "action": "ADD",
+                    "bizStep": "commissioning",
+                    "disposition": "active",
+                    "epcList": [
+                        f"urn:epc:id:sgtin:6901234.010001.{tag}P{n:08d}"
+                        for n in range(args.serials)
+                    ],
+                    "readPoint": {"id": "urn:epc:id:sgln:6901234.00006.0"},
+                    "bizLocation": {"id": "urn:epc:id:sgln:6901234.00006.0"},
+                    "bizTransactionList": [
+                        {"type": "prodorder", "bizTransaction": f"urn:medtrace:wo:{tag}"}
+                    ],
+                    "ilmd": {"cbvmda:lotNumber": tag, "cbvmda:itemExpirationDate": "2036-03-01"},
+                }
+            ]
+        )
 
-    result = {"command": f"bench/bench_capture.py commission --db {args.db} --serials "
-                         f"{args.serials}", "date": now_iso(), "machine": machine(),
-              "in_process_s": []}
+    result = {
+        "command": f"bench/bench_capture.py commission --db {args.db} --serials {args.serials}",
+        "date": now_iso(),
+        "machine": machine(),
+        "in_process_s": [],
+    }
     for _ in range(3):
         body = json.dumps(doc(run_tag()))
         t0 = time.perf_counter()
@@ -404,7 +502,7 @@ def cmd_commission(args: argparse.Namespace) -> None:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}
     with server(args.db) as port:
         t0 = time.perf_counter()
-        status, hdrs, data = request(port, "POST", "/epcis/capture", body, headers)
+        status, _, _ = request(port, "POST", "/epcis/capture", body, headers)
         result["http_s"] = round(time.perf_counter() - t0, 3)
         result["http_status"] = status
         result["http_bytes"] = len(body)
@@ -424,8 +522,13 @@ def main() -> None:
         p.add_argument("--mb", type=int, default=100)
         p.add_argument("--serials", type=int, default=10_000)
     args = ap.parse_args()
-    {"http": cmd_http, "single": cmd_single, "profile": cmd_profile, "memory": cmd_memory,
-     "commission": cmd_commission}[args.cmd](args)
+    {
+        "http": cmd_http,
+        "single": cmd_single,
+        "profile": cmd_profile,
+        "memory": cmd_memory,
+        "commission": cmd_commission,
+    }[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,12 @@ from common import BIN, ROOT, create_token, machine, now_iso, save, setup_django
 from events import iter_fresh, run_tag
 
 PEER_PY = Path("/tmp/peer-venv/bin/python")
-CBV = {"bizStep": "urn:epcglobal:cbv:bizstep:", "disposition": "urn:epcglobal:cbv:disp:",
-       "sdt": "urn:epcglobal:cbv:sdt:", "btt": "urn:epcglobal:cbv:btt:"}
+CBV = {
+    "bizStep": "urn:epcglobal:cbv:bizstep:",
+    "disposition": "urn:epcglobal:cbv:disp:",
+    "sdt": "urn:epcglobal:cbv:sdt:",
+    "btt": "urn:epcglobal:cbv:btt:",
+}
 
 
 def object_events(n: int) -> list[dict]:
@@ -45,12 +49,16 @@ def object_events(n: int) -> list[dict]:
 
 def to_xml(events: list[dict]) -> str:
     """EPCIS 1.2 XML (ObjectEvent only), CBV 1.2 URNs for the bare CBV terms."""
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<epcis:EPCISDocument '
-             'xmlns:epcis="urn:epcglobal:epcis:xsd:1" xmlns:cbvmda="urn:epcglobal:cbv:mda" '
-             'schemaVersion="1.2" creationDate="2026-01-01T00:00:00Z">\n<EPCISBody><EventList>\n']
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n<epcis:EPCISDocument '
+        'xmlns:epcis="urn:epcglobal:epcis:xsd:1" xmlns:cbvmda="urn:epcglobal:cbv:mda" '
+        'schemaVersion="1.2" creationDate="2026-01-01T00:00:00Z">\n<EPCISBody><EventList>\n'
+    ]
     for e in events:
-        x = [f"<ObjectEvent><eventTime>{e['eventTime']}</eventTime>"
-             f"<eventTimeZoneOffset>{e['eventTimeZoneOffset']}</eventTimeZoneOffset><epcList>"]
+        x = [
+            f"<ObjectEvent><eventTime>{e['eventTime']}</eventTime>"
+            f"<eventTimeZoneOffset>{e['eventTimeZoneOffset']}</eventTimeZoneOffset><epcList>"
+        ]
         x += [f"<epc>{escape(epc)}</epc>" for epc in e.get("epcList", [])]
         x.append(f"</epcList><action>{e['action']}</action>")
         x.append(f"<bizStep>{CBV['bizStep']}{e['bizStep']}</bizStep>")
@@ -61,15 +69,21 @@ def to_xml(events: list[dict]) -> str:
             x.append(f"<bizLocation><id>{e['bizLocation']['id']}</id></bizLocation>")
         if e.get("bizTransactionList"):
             x.append("<bizTransactionList>")
-            x += [f'<bizTransaction type="{CBV["btt"]}{b["type"]}">{b["bizTransaction"]}'
-                  "</bizTransaction>" for b in e["bizTransactionList"]]
+            x += [
+                f'<bizTransaction type="{CBV["btt"]}{b["type"]}">{b["bizTransaction"]}'
+                "</bizTransaction>"
+                for b in e["bizTransactionList"]
+            ]
             x.append("</bizTransactionList>")
         ext = []
         if e.get("quantityList"):
             ext.append("<quantityList>")
-            ext += [f"<quantityElement><epcClass>{q['epcClass']}</epcClass>"
-                    f"<quantity>{q['quantity']}</quantity><uom>{q['uom']}</uom>"
-                    "</quantityElement>" for q in e["quantityList"]]
+            ext += [
+                f"<quantityElement><epcClass>{q['epcClass']}</epcClass>"
+                f"<quantity>{q['quantity']}</quantity><uom>{q['uom']}</uom>"
+                "</quantityElement>"
+                for q in e["quantityList"]
+            ]
             ext.append("</quantityList>")
         for key, tag in (("sourceList", "source"), ("destinationList", "destination")):
             if e.get(key):
@@ -78,8 +92,10 @@ def to_xml(events: list[dict]) -> str:
                 ext.append(f"</{key}>")
         if e.get("ilmd"):
             ext.append("<ilmd>")
-            ext += [f"<cbvmda:{k.split(':')[1]}>{v}</cbvmda:{k.split(':')[1]}>"
-                    for k, v in e["ilmd"].items()]
+            ext += [
+                f"<cbvmda:{k.split(':')[1]}>{v}</cbvmda:{k.split(':')[1]}>"
+                for k, v in e["ilmd"].items()
+            ]
             ext.append("</ilmd>")
         if ext:
             x.append("<extension>" + "".join(ext) + "</extension>")
@@ -103,15 +119,30 @@ def main() -> None:
     xml = to_xml(events)
     xml_path = Path("/tmp/bench_peer_events.xml")
     xml_path.write_text(xml)
-    result = {"command": f"bench/bench_peer.py --events {args.events}", "date": now_iso(),
-              "machine": machine(), "events": len(events), "xml_bytes": len(xml),
-              "lookup_epcs": len(pumps)}
+    result = {
+        "command": f"bench/bench_peer.py --events {args.events}",
+        "date": now_iso(),
+        "machine": machine(),
+        "events": len(events),
+        "xml_bytes": len(xml),
+        "lookup_epcs": len(pumps),
+    }
     print(f"{len(events)} ObjectEvents, {len(pumps)} pumps to look up", flush=True)
 
     # medtrace ------------------------------------------------------------------------------
-    subprocess.run([str(BIN / "python"), str(ROOT / "bench" / "dataset.py"), "--name",
-                    "medtrace_bench_peer", "--units", "0"], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(BIN / "python"),
+            str(ROOT / "bench" / "dataset.py"),
+            "--name",
+            "medtrace_bench_peer",
+            "--units",
+            "0",
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     setup_django("medtrace_bench_peer")
     from django.test import Client
     from events import document
@@ -126,16 +157,22 @@ def main() -> None:
     job = capture_document(data=body, user=None)
     took = time.perf_counter() - t0
     stored = Event.objects.count() - before
-    mt = {"capture_s": round(took, 2), "events_stored": stored,
-          "events_per_s": round(stored / took), "captured_count": job.captured_count}
+    mt = {
+        "capture_s": round(took, 2),
+        "events_stored": stored,
+        "events_per_s": round(stored / took),
+        "captured_count": job.captured_count,
+    }
     token = create_token("medtrace_bench_peer", ["epcis:query"])
     client = Client()
     lat, lat_tl, found = [], [], []
     for rnd in range(3):
         for epc in pumps:
             t = time.perf_counter()
-            resp = client.get(f"/epcis/events?MATCH_anyEPC={quote(epc, safe='')}",
-                              HTTP_AUTHORIZATION=f"Bearer {token}")
+            resp = client.get(
+                f"/epcis/events?MATCH_anyEPC={quote(epc, safe='')}",
+                HTTP_AUTHORIZATION=f"Bearer {token}",
+            )
             if rnd:
                 lat.append(time.perf_counter() - t)
             assert resp.status_code == 200, resp.content[:300]
@@ -152,22 +189,40 @@ def main() -> None:
 
     # quartet-epcis -------------------------------------------------------------------------
     peer_dir = ROOT / "bench" / "peer"
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(peer_dir), "QUARTET_DB": "quartet_bench",
-           "DJANGO_SETTINGS_MODULE": "settings"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(peer_dir),
+        "QUARTET_DB": "quartet_bench",
+        "DJANGO_SETTINGS_MODULE": "settings",
+    }
     result["quartet"] = {}
     if not PEER_PY.exists():
         result["quartet"] = {"error": f"{PEER_PY} missing: create the peer venv (README)"}
     for parser in ("quartet", "business"):
         if not PEER_PY.exists():
             break
-        subprocess.run(["psql", "postgresql://%2Fvar%2Frun%2Fpostgresql/postgres", "-q", "-c",
-                        "DROP DATABASE IF EXISTS quartet_bench WITH (FORCE)", "-c",
-                        "CREATE DATABASE quartet_bench"], check=True)
-        subprocess.run([str(PEER_PY), "-m", "django", "migrate", "-v", "0"], env=env,
-                       cwd=peer_dir, check=True)
-        proc = subprocess.run([str(PEER_PY), "run_peer.py", str(xml_path), ",".join(pumps),
-                               "--parser", parser], env=env, cwd=peer_dir, capture_output=True,
-                              text=True)
+        subprocess.run(
+            [
+                "psql",
+                "postgresql://%2Fvar%2Frun%2Fpostgresql/postgres",
+                "-q",
+                "-c",
+                "DROP DATABASE IF EXISTS quartet_bench WITH (FORCE)",
+                "-c",
+                "CREATE DATABASE quartet_bench",
+            ],
+            check=True,
+        )
+        subprocess.run(
+            [str(PEER_PY), "-m", "django", "migrate", "-v", "0"], env=env, cwd=peer_dir, check=True
+        )
+        proc = subprocess.run(
+            [str(PEER_PY), "run_peer.py", str(xml_path), ",".join(pumps), "--parser", parser],
+            env=env,
+            cwd=peer_dir,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             result["quartet"][parser] = {"error": proc.stderr.strip().splitlines()[-1][:600]}
         else:
@@ -176,9 +231,11 @@ def main() -> None:
     q = result["quartet"].get("quartet", {})
     if "events_per_s" in q:
         result["ratio_capture_medtrace_over_quartet"] = round(
-            mt["events_per_s"] / q["events_per_s"], 1)
+            mt["events_per_s"] / q["events_per_s"], 1
+        )
         result["ratio_lookup_quartet_over_medtrace_epcis_query"] = round(
-            q["lookup_p50_ms"] / mt["epcis_events_MATCH_anyEPC"]["p50_ms"], 1)
+            q["lookup_p50_ms"] / mt["epcis_events_MATCH_anyEPC"]["p50_ms"], 1
+        )
     save("peer_quartet", result)
     print(json.dumps({k: v for k, v in result.items() if k.startswith("ratio")}, indent=2))
 

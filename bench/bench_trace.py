@@ -56,8 +56,10 @@ def explain_calls(fn, *args) -> str:
             if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
             c.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-            out.append(f"-- query ({q['time']} s when captured):\n{sql}\n\n"
-                       + "\n".join(r[0] for r in c.fetchall()))
+            out.append(
+                f"-- query ({q['time']} s when captured):\n{sql}\n\n"
+                + "\n".join(r[0] for r in c.fetchall())
+            )
     return "\n\n".join(out) + "\n"
 
 
@@ -91,8 +93,12 @@ def _dataset_counts() -> dict:
 
     with connection.cursor() as c:
         out = {}
-        for table in ("ledger_event", "ledger_eventepc", "ledger_genealogyedge",
-                      "ledger_unitstate"):
+        for table in (
+            "ledger_event",
+            "ledger_eventepc",
+            "ledger_genealogyedge",
+            "ledger_unitstate",
+        ):
             c.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [table])
             out[table + " (estimate)"] = c.fetchone()[0]
     return out
@@ -109,16 +115,23 @@ def cmd_timeline(args: argparse.Namespace) -> None:
     epcs = []
     for _ in range(args.samples):
         k = rng.randrange(copies + 1)
-        epcs.append(f"urn:epc:id:sgtin:6901234.010001.{f'C{k}' if k else ''}"
-                    f"P{rng.randrange(units):08d}")
+        epcs.append(
+            f"urn:epc:id:sgtin:6901234.010001.{f'C{k}' if k else ''}P{rng.randrange(units):08d}"
+        )
     token = create_token(args.db, ["trace:read"])
-    result = {"command": f"bench/bench_trace.py timeline --db {args.db} --samples {args.samples}",
-              "date": now_iso(), "machine": machine(), "units_captured": units,
-              "sql_copies": copies, "units_total": units * (copies + 1),
-              "store": _dataset_counts(), "samples": len(epcs)}
+    result = {
+        "command": f"bench/bench_trace.py timeline --db {args.db} --samples {args.samples}",
+        "date": now_iso(),
+        "machine": machine(),
+        "units_captured": units,
+        "sql_copies": copies,
+        "units_total": units * (copies + 1),
+        "store": _dataset_counts(),
+        "samples": len(epcs),
+    }
     # selector, cold then warm
     for label in ("selector_pass1_cold", "selector_pass2_warm"):
-        lat, sql_lat, counts = [], [], []
+        lat, counts = [], []
         for epc in epcs:
             t0 = time.perf_counter()
             data = selectors.unit_timeline(id=epc, user=None)
@@ -126,8 +139,11 @@ def cmd_timeline(args: argparse.Namespace) -> None:
             counts.append(data["count"])
         result[label] = summary_ms(lat)
         print(label, result[label], flush=True)
-    result["events_per_timeline"] = {"min": min(counts), "max": max(counts),
-                                     "mean": round(sum(counts) / len(counts), 1)}
+    result["events_per_timeline"] = {
+        "min": min(counts),
+        "max": max(counts),
+        "mean": round(sum(counts) / len(counts), 1),
+    }
     lat = []
     for epc in epcs:
         t0 = time.perf_counter()
@@ -139,8 +155,9 @@ def cmd_timeline(args: argparse.Namespace) -> None:
     lat = []
     for epc in epcs:
         t0 = time.perf_counter()
-        resp = client.get(f"/api/v1/units/{quote(epc, safe='')}/timeline",
-                          HTTP_AUTHORIZATION=f"Bearer {token}")
+        resp = client.get(
+            f"/api/v1/units/{quote(epc, safe='')}/timeline", HTTP_AUTHORIZATION=f"Bearer {token}"
+        )
         lat.append(time.perf_counter() - t0)
         assert resp.status_code == 200, resp.content[:300]
     result["api_test_client_warm"] = summary_ms(lat)
@@ -149,14 +166,20 @@ def cmd_timeline(args: argparse.Namespace) -> None:
         lat = []
         for epc in epcs:
             t0 = time.perf_counter()
-            status, _, body = request(port, "GET", f"/api/v1/units/{quote(epc, safe='')}/timeline",
-                                      None, {"Authorization": f"Bearer {token}"})
+            status, _, body = request(
+                port,
+                "GET",
+                f"/api/v1/units/{quote(epc, safe='')}/timeline",
+                None,
+                {"Authorization": f"Bearer {token}"},
+            )
             lat.append(time.perf_counter() - t0)
             assert status == 200, body[:300]
         result["http_gunicorn_warm"] = summary_ms(lat)
         print("http", result["http_gunicorn_warm"], flush=True)
     (RESULTS / f"explain_timeline_{args.db}.txt").write_text(
-        explain_calls(timeline.fetch_timeline_rows, epcs[0]))
+        explain_calls(timeline.fetch_timeline_rows, epcs[0])
+    )
     profile = cProfile.Profile()
     profile.enable()
     for epc in epcs[:200]:
@@ -183,8 +206,13 @@ def cmd_forward(args: argparse.Namespace) -> None:
 
     token = create_token(args.db, ["trace:read"])
     client = Client()
-    result = {"command": f"bench/bench_trace.py forward --db {args.db} --repeat {args.repeat}",
-              "date": now_iso(), "machine": machine(), "store": _dataset_counts(), "lots": {}}
+    result = {
+        "command": f"bench/bench_trace.py forward --db {args.db} --repeat {args.repeat}",
+        "date": now_iso(),
+        "machine": machine(),
+        "store": _dataset_counts(),
+        "lots": {},
+    }
     with server(args.db) as port:
         for label, lot in LOTS.items():
             row: dict = {"id": lot}
@@ -198,8 +226,9 @@ def cmd_forward(args: argparse.Namespace) -> None:
             row["selector"] = summary_ms(lat[1:])
             row["units"] = len(res.units)
             row["current_units"] = sum(1 for u in res.units if u["current"])
-            row["pumps"] = sum(1 for u in res.units
-                               if u["epc"].startswith("urn:epc:id:sgtin:6901234.010001."))
+            row["pumps"] = sum(
+                1 for u in res.units if u["epc"].startswith("urn:epc:id:sgtin:6901234.010001.")
+            )
             kinds: dict[str, int] = {}
             for u in res.units:
                 kinds[u["kind"]] = kinds.get(u["kind"], 0) + 1
@@ -216,16 +245,23 @@ def cmd_forward(args: argparse.Namespace) -> None:
             lat = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                resp = client.get(f"/api/v1/trace/forward?id={quote(lot, safe='')}",
-                                  HTTP_AUTHORIZATION=f"Bearer {token}")
+                resp = client.get(
+                    f"/api/v1/trace/forward?id={quote(lot, safe='')}",
+                    HTTP_AUTHORIZATION=f"Bearer {token}",
+                )
                 lat.append(time.perf_counter() - t0)
                 assert resp.status_code == 200, resp.content[:300]
             row["api_test_client"] = summary_ms(lat)
             lat = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                status, _, data = request(port, "GET", f"/api/v1/trace/forward?id={quote(lot, safe='')}",
-                                          None, {"Authorization": f"Bearer {token}"})
+                status, _, data = request(
+                    port,
+                    "GET",
+                    f"/api/v1/trace/forward?id={quote(lot, safe='')}",
+                    None,
+                    {"Authorization": f"Bearer {token}"},
+                )
                 lat.append(time.perf_counter() - t0)
                 assert status == 200, data[:300]
             row["http_gunicorn"] = summary_ms(lat)
@@ -233,7 +269,8 @@ def cmd_forward(args: argparse.Namespace) -> None:
             result["lots"][label] = row
             slug = label.split()[0]
             (RESULTS / f"explain_forward_{slug}_{args.db}.txt").write_text(
-                explain_calls(lambda: selectors.trace_forward(id=lot, user=None)))
+                explain_calls(lambda lot=lot: selectors.trace_forward(id=lot, user=None))
+            )
     biggest = list(LOTS.values())[-1]
     profile = cProfile.Profile()
     profile.enable()

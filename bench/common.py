@@ -32,8 +32,13 @@ def db_url(name: str) -> str:
 def bench_env(name: str) -> dict[str, str]:
     """Environment for medtrace against a bench database, DEBUG off (see dataset.py)."""
     env = dict(os.environ)
-    env.update(MEDTRACE_DATABASE_URL=db_url(name), MEDTRACE_ALLOW_DEV_SECRET="1",
-               MEDTRACE_DEBUG="0", MEDTRACE_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    env.update(
+        MEDTRACE_DATABASE_URL=db_url(name),
+        MEDTRACE_ALLOW_DEV_SECRET="1",
+        MEDTRACE_DEBUG="0",
+        MEDTRACE_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -49,9 +54,11 @@ def setup_django(name: str) -> None:
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{platform.node()}: {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
-            f"Python {platform.python_version()}, {platform.platform()}; "
-            f"load average at start {load} (the machine is shared with other sessions)")
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, {platform.platform()}; "
+        f"load average at start {load} (the machine is shared with other sessions)"
+    )
 
 
 def now_iso() -> str:
@@ -67,18 +74,25 @@ def pct(values: list[float], q: float) -> float:
 
 def summary_ms(values: list[float]) -> dict[str, float]:
     ms = [v * 1000 for v in values]
-    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 2), "p90_ms": round(pct(ms, 90), 2),
-            "p99_ms": round(pct(ms, 99), 2), "max_ms": round(max(ms), 2),
-            "mean_ms": round(statistics.fmean(ms), 2)}
+    return {
+        "n": len(ms),
+        "p50_ms": round(pct(ms, 50), 2),
+        "p90_ms": round(pct(ms, 90), 2),
+        "p99_ms": round(pct(ms, 99), 2),
+        "max_ms": round(max(ms), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
 
 
 def code_version() -> str:
     """The medtrace code measured: HEAD, plus the files under medtrace/ changed but uncommitted
     (other engineers commit to the same tree while benchmarks run)."""
-    head = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "medtrace"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.split("\n")
+    head = subprocess.run(
+        ["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "medtrace"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split("\n")
     changed = [line[3:] for line in dirty if line.strip()]
     return head + (f" + uncommitted: {', '.join(changed)}" if changed else "")
 
@@ -95,8 +109,9 @@ def create_token(name: str, scopes: list[str], user: str = "admin") -> str:
     cmd = [str(BIN / "medtrace"), "create_token", user, "--days", "1", "--name", "bench"]
     for s in scopes:
         cmd += ["--scope", s]
-    out = subprocess.run(cmd, env=bench_env(name), cwd=ROOT, check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        cmd, env=bench_env(name), cwd=ROOT, check=True, capture_output=True, text=True
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -119,9 +134,23 @@ def server(name: str, workers: int = 2, settings: str | None = None) -> Iterator
         env["PYTHONPATH"] = str(ROOT / "bench")
     log = open(f"/tmp/bench_gunicorn_{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "medtrace.wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--timeout", "900", "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(BIN / "gunicorn"),
+            "medtrace.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--timeout",
+            "900",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -140,9 +169,14 @@ def server(name: str, workers: int = 2, settings: str | None = None) -> Iterator
         log.close()
 
 
-def request(port: int, method: str, path: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None,
-            timeout: float = 900) -> tuple[int, dict[str, str], bytes]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})

@@ -48,13 +48,20 @@ def main():
             if rnd:  # first round warms up
                 lat.append(time.perf_counter() - t)
             found.append(len(got))
-    print(json.dumps({
-        "parser": cls.__name__, "events_stored": stored, "capture_s": round(took, 2),
-        "events_per_s": round(stored / took), "lookups": len(lat),
-        "events_per_lookup": round(sum(found) / len(found), 1),
-        "lookup_p50_ms": round(pct(lat, 50) * 1000, 2),
-        "lookup_p99_ms": round(pct(lat, 99) * 1000, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "parser": cls.__name__,
+                "events_stored": stored,
+                "capture_s": round(took, 2),
+                "events_per_s": round(stored / took),
+                "lookups": len(lat),
+                "events_per_lookup": round(sum(found) / len(found), 1),
+                "lookup_p50_ms": round(pct(lat, 50) * 1000, 2),
+                "lookup_p99_ms": round(pct(lat, 99) * 1000, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

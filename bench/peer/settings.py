@@ -25,5 +25,8 @@ DATABASES = {
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-LOGGING = {"version": 1, "disable_existing_loggers": False,
-           "root": {"level": "WARNING", "handlers": []}}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "WARNING", "handlers": []},
+}
