@@ -30,6 +30,7 @@ from medtrace.masterdata.selectors import resolve_udi
 from . import genealogy, timeline
 from .genealogy import ForwardResult, holder_dict
 from .kinds import epc_kind, is_class_level
+from .sql import trace_reads
 
 __all__ = [
     "ForwardResult",
@@ -296,7 +297,8 @@ def unit_timeline(*, id: str, user: User | None) -> dict[str, Any]:
     """Every event touching the unit, oldest first, each with its phase and path (``via``)."""
     check_trace_access(user)
     target = resolve_target(id, user=user, allow_class=False)
-    rows = timeline.fetch_timeline_rows(target.epc)
+    with trace_reads():
+        rows = timeline.fetch_timeline_rows(target.epc)
     holder_id = None
     if target.state is not None:
         holder_id = target.state["possessing_party"] or target.state["owning_party"]
@@ -313,9 +315,10 @@ def trace_backward(*, id: str, user: User | None, include_history: bool = False)
     """What the object is made of, as a tree; a container's packed contents as a flat list."""
     check_trace_access(user)
     target = resolve_target(id, user=user, allow_class=False)
-    result = genealogy.backward(
-        target.epc, kind=target.kind, state=target.state, include_history=include_history
-    )
+    with trace_reads():
+        result = genealogy.backward(
+            target.epc, kind=target.kind, state=target.state, include_history=include_history
+        )
     return {
         "id": id,
         "epc": target.epc,
@@ -330,11 +333,12 @@ def trace_forward(*, id: str, user: User | None, include_history: bool = False) 
     check_trace_access(user)
     target = resolve_target(id, user=user, allow_class=True)
     where, params = scope_sql(user)
-    return genealogy.forward(
-        target.epc,
-        query=id,
-        kind=target.kind,
-        include_history=include_history,
-        scope=(where, params),
-        show_classes=user is None or user.party_id is None,
-    )
+    with trace_reads():
+        return genealogy.forward(
+            target.epc,
+            query=id,
+            kind=target.kind,
+            include_history=include_history,
+            scope=(where, params),
+            show_classes=user is None or user.party_id is None,
+        )

@@ -138,7 +138,8 @@ def _events_sql(hits: str) -> str:
            {json_key("e.document", "sourceList")},
            {json_key("e.document", "destinationList")},
            CASE WHEN e.biz_step IN ('receiving', 'accepting')
-                THEN NOT EXISTS (SELECT 1 FROM {EVENT_EPC} x WHERE x.event_id = e.id)
+                THEN (SELECT x.event_id FROM {EVENT_EPC} x WHERE x.event_id = e.id LIMIT 1)
+                     IS NULL
                 ELSE NULL END,
            r.declaration_time, r.reason, {json_text("r.corrective_event_ids")}
       FROM found f

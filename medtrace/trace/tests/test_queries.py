@@ -1,4 +1,7 @@
-"""A constant number of queries, whatever the size of the answer (CONVENTIONS: set-based SQL)."""
+"""A constant number of queries, whatever the size of the answer (CONVENTIONS: set-based SQL).
+
+The bounds hold on both databases; PostgreSQL runs one statement more (SET LOCAL jit = off).
+"""
 
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ def test_forward_queries_do_not_grow_with_the_number_of_units(
     w = f.world()
     small, large = _recall_world(w, "QS", 4), _recall_world(w, "QL", 120)
 
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         result = selectors.trace_forward(id=large, user=None)
 
     assert result.count == 240
@@ -80,7 +83,7 @@ def test_backward_and_timeline_queries_do_not_grow_with_the_tree(
 
     with django_assert_max_num_queries(9):
         tree = selectors.trace_backward(id=big, user=None)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         timeline = selectors.unit_timeline(id=big, user=None)
 
     assert (tree["count"], timeline["count"]) == (60, 2 + 60 + 60)
@@ -98,7 +101,7 @@ def test_a_partner_forward_trace_adds_only_the_party_lookups(
     w = f.world()
     lot = _recall_world(w, "QP", 10)
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         selectors.trace_forward(id=lot, user=hospital_a)
 
 

@@ -260,7 +260,7 @@ def test_the_timeline_takes_a_constant_number_of_queries(
               sources=[("possessing_party", w.pgln(w.maker))]),
     )  # fmt: skip
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         data = selectors.unit_timeline(id=unit, user=None)
 
     # commissioning, assembling, 20 pump inspections, two packings, shipping, the despatch
