@@ -7,7 +7,7 @@ The shape follows a medical-device maker (the demo's 苏州康迈 infusion pump 
 - component lots shared by many units (an MCU lot feeds 2,000 boards);
 - incoming inspection of every serialized component, final inspection of every pump;
 - packing 10 pumps to a case and 20 cases to a pallet (SSCCs), shipping pallets to the
-  distributor, unpacking, shipping cases to hospitals, installation in a department;
+  distributor, unpacking, shipping cases to hospitals, unpacking them there, installation;
 - about 1 % of pumps get a battery swapped in service, about 0.5 % are scrapped.
 
 That is about eight events per pump. Identifiers match the demo master data (`medtrace demo`),
@@ -344,6 +344,20 @@ def generate(plan: Plan) -> Iterator[list[dict[str, Any]]]:
                         destinationList=[
                             {"type": "possessing_party", "destination": pgln(hospital)}
                         ],
+                    )
+                )
+                moment += timedelta(minutes=30)
+                events.append(
+                    _event(
+                        "AggregationEvent",
+                        moment,
+                        parentID=case,
+                        childEPCs=cases[case_ids.index(case)],
+                        action="DELETE",
+                        bizStep="unpacking",
+                        disposition="in_progress",
+                        readPoint={"id": sgln(hospital, 1)},
+                        bizLocation={"id": sgln(hospital, 1)},
                     )
                 )
         for n, pump in enumerate(pumps):
