@@ -62,10 +62,12 @@ def holder_dict(value: str, holder: Holder | None) -> dict[str, Any]:
 
 
 def _open_only(history: bool, alias: str = "g") -> str:
-    """Without history only edges still in force: transformation edges never end."""
+    """Without history only edges still in force. Transformation edges never end (their
+    valid_to stays NULL), so one condition covers all kinds and matches the ledger's partial
+    indexes on open edges."""
     if history:
         return ""
-    return f"AND ({alias}.kind = '{TRANSFORMED}' OR {alias}.valid_to IS NULL)"
+    return f"AND {alias}.valid_to IS NULL"
 
 
 # Backward ------------------------------------------------------------------------------------
