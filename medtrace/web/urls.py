@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_trace
 
 app_name = "web"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("products/<int:pk>/", views.product_detail, name="product_detail"),
     path("products/<int:pk>/label.<str:fmt>", views.product_label, name="product_label"),
     path("scan/", views.scan, name="scan"),
+    path("trace/", views_trace.trace_page, name="trace"),
 ]

@@ -7,11 +7,14 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
+from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError, ValidationFailed
 from medtrace.masterdata import labelling, selectors
 from medtrace.masterdata.models import Product
+from medtrace.trace.selectors import resolve_target
 
 
 @login_required
@@ -99,6 +102,15 @@ def scan(request: HttpRequest) -> HttpResponse:
             context.update(identity=identity, product=product)
         except MedtraceError as exc:
             context["error"] = exc.message
+        else:
+            # A scan of something the ledger knows opens its page straight away.
+            user = request.user if isinstance(request.user, User) else None
+            try:
+                target = resolve_target(code, user=user)
+            except MedtraceError:
+                pass
+            else:
+                return redirect(f"{reverse('web:trace')}?{urlencode({'id': target.epc})}")
     else:
         context["error"] = "empty scan"
     return render(request, "web/scan.html", context, status=422 if "error" in context else 200)

@@ -95,3 +95,37 @@ def test_api_errors_are_english_unless_the_client_asks_for_chinese(demo: None) -
     assert english.status_code == chinese.status_code == 422
     assert english["Content-Language"] == "en"
     assert chinese["Content-Language"] == "zh-hans"
+
+
+def test_scanning_a_unit_opens_its_life_story(demo: None) -> None:
+    from medtrace.ledger.models import UnitState
+
+    pump = UnitState.objects.filter(product__model="IP-300").order_by("epc").first()
+    assert pump is not None
+    client = _login("qa")
+
+    scan = client.get("/scan/", {"code": f"(01){pump.gtin}(21){pump.serial}"})
+    page = client.get(scan["Location"])
+
+    html = page.content.decode()
+    assert scan.status_code == 302
+    assert page.status_code == 200
+    assert pump.serial in html and "installing" in html and "commissioning" in html
+    assert "24V 步进电机" in html  # a component from the backward trace
+
+
+def test_a_lot_page_lists_the_units_it_reached_by_holder(demo: None) -> None:
+    client = _login("qa")
+
+    page = client.get("/trace/", {"id": "urn:epc:class:lgtin:6920002.000005.PS00000"})
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "苏州市第一人民医院" in html or "南京市中心医院" in html
+    assert "urn:epc:id:sgtin:6901234.010001.P00000001" in html
+
+
+def test_an_unknown_unit_gives_a_clear_error_page(demo: None) -> None:
+    page = _login("qa").get("/trace/", {"id": "urn:epc:id:sgtin:6901234.010001.NOPE"})
+
+    assert page.status_code == 404

@@ -1,0 +1,58 @@
+"""Unit, lot and container pages: "scan a serial, see its whole life" (DESIGN §11)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from medtrace.accounts.models import User
+from medtrace.errors import MedtraceError
+from medtrace.trace import selectors
+from medtrace.trace.phases import PHASES
+
+_INSTANCE_KINDS = {"serial", "hibc"}
+
+
+def _flatten(node: dict[str, Any], out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for child in node.get("children", []):
+        out.append(child)
+        _flatten(child, out)
+    return out
+
+
+def _by_phase(events: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    groups: OrderedDict[str, list[dict[str, Any]]] = OrderedDict((p, []) for p in PHASES)
+    for event in events:
+        groups.setdefault(event.get("phase") or "other", []).append(event)
+    return [(phase, items) for phase, items in groups.items() if items]
+
+
+@login_required
+def trace_page(request: HttpRequest) -> HttpResponse:
+    ident = request.GET.get("id", "").strip()
+    history = request.GET.get("include_history") == "true"
+    user = request.user if isinstance(request.user, User) else None
+    context: dict[str, Any] = {"scan_code": ident, "ident": ident, "include_history": history}
+    try:
+        target = selectors.resolve_target(ident, user=user)
+        if target.kind in _INSTANCE_KINDS and target.state and target.state.get("gtin"):
+            timeline = selectors.unit_timeline(id=target.epc, user=user)
+            backward = selectors.trace_backward(id=target.epc, user=user, include_history=history)
+            context.update(
+                target=target,
+                unit=timeline.get("unit"),
+                phases=_by_phase(timeline["events"]),
+                event_count=len(timeline["events"]),
+                parts=_flatten(backward["root"], []),
+            )
+            return render(request, "web/unit.html", context)
+        forward = selectors.trace_forward(id=target.epc, user=user, include_history=history)
+        context.update(target=target, forward=forward, units=forward.units)
+        return render(request, "web/forward.html", context)
+    except MedtraceError as exc:
+        context["error"] = exc.message
+        return render(request, "web/trace_error.html", context, status=exc.status)
