@@ -36,7 +36,13 @@ MASTERDATA_MODELS = (
     "bomline",
 )
 
-_VIEW_ALL = tuple(f"masterdata.view_{m}" for m in MASTERDATA_MODELS)
+# Every department reads the ledger and traces (a recall needs everyone's eyes); writing it
+# happens only through the capture services, never through model permissions.
+_VIEW_ALL = tuple(f"masterdata.view_{m}" for m in MASTERDATA_MODELS) + (
+    "ledger.view_event",
+    "ledger.view_unitstate",
+    "ledger.view_genealogyedge",
+)
 
 
 def _crud(*models: str) -> tuple[str, ...]:
@@ -95,6 +101,10 @@ def sync_roles(apps: Apps | None = None, *, verbosity: int = 0) -> None:
                 content_type__app_label=app_label, codename=codename
             ).first()
             if perm is None:
+                if apps is not None:
+                    # A data migration runs before later apps' tables exist; the post_migrate
+                    # sync completes the matrix once every app is migrated.
+                    continue
                 raise RuntimeError(f"Role {role}: permission {full} does not exist")
             perms.append(perm)
         group.permissions.set(perms)

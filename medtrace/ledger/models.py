@@ -138,7 +138,10 @@ class EventQuantity(models.Model):
     event_time = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["epc_class", "event_time"], name="eventqty_class_time_idx")]
+        indexes = [
+            models.Index(fields=["epc_class", "event_time"], name="eventqty_class_time_idx"),
+            models.Index(fields=["epc_class", "role"], name="eventqty_class_role_idx"),
+        ]
 
 
 class EventBizTransaction(models.Model):
