@@ -45,12 +45,23 @@ def _body(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
             f"Unsupported media type {media!r}",
             detail="send application/json or application/ld+json",
         )
-    if len(request.body) > services.CAPTURE_FILE_SIZE_LIMIT:
-        return None, problem(
-            413, "epcisException:CaptureLimitExceededException", "Capture payload too large"
-        )
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    too_large = problem(
+        413,
+        "epcisException:CaptureLimitExceededException",
+        "Capture payload too large",
+        detail=f"the limit is {services.CAPTURE_FILE_SIZE_LIMIT} bytes "
+        "(GS1-EPCIS-Capture-File-Size-Limit); split the document",
+    )
+    if declared.isdigit() and int(declared) > services.CAPTURE_FILE_SIZE_LIMIT:
+        return None, too_large
+    # read() rather than .body: Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, right for forms)
+    # must not cap EPCIS documents, whose own limit is the capture file-size limit above.
+    raw = request.read(services.CAPTURE_FILE_SIZE_LIMIT + 1)
+    if len(raw) > services.CAPTURE_FILE_SIZE_LIMIT:
+        return None, too_large
     try:
-        return json.loads(request.body), None
+        return json.loads(raw), None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, problem(
             400, "epcisException:ValidationException", f"The body is not valid JSON: {exc}"

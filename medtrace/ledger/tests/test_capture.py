@@ -194,3 +194,32 @@ def test_shipping_a_pallet_moves_everything_inside_it() -> None:
     assert unit.biz_location == b.sgln("9")
     assert unit.disposition == "in_progress"
     assert unit.container == b.sscc("1")
+
+
+def test_a_document_larger_than_djangos_form_limit_is_captured_over_http() -> None:
+    import json
+
+    from django.conf import settings
+    from django.test import Client
+
+    from medtrace.accounts.models import User
+    from medtrace.accounts.services import token_create
+
+    user = User.objects.create_user(username="mes", password="x" * 12)
+    _token, raw = token_create(user=user, scopes=["epcis:capture"])
+    events = [
+        b.commission([b.sgtin(f"BIG{n:06d}")], time=f"2025-01-01T08:{n % 60:02d}:00+08:00")
+        for n in range(12000)
+    ]
+    body = json.dumps(b.document(*events))
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    response = Client().post(
+        "/epcis/capture",
+        data=body,
+        content_type="application/ld+json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+
+    assert response.status_code == 202, response.content[:500]
+    assert UnitState.objects.count() == 12000
