@@ -38,7 +38,8 @@ MASTERDATA_MODELS = (
 
 # Every department reads the ledger and traces (a recall needs everyone's eyes); writing it
 # happens only through the capture services, never through model permissions.
-_VIEW_ALL = tuple(f"masterdata.view_{m}" for m in MASTERDATA_MODELS) + (
+_VIEW_ALL = (
+    *(f"masterdata.view_{m}" for m in MASTERDATA_MODELS),
     "ledger.view_event",
     "ledger.view_unitstate",
     "ledger.view_genealogyedge",
