@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from typing import Any
 from uuid import UUID
 
@@ -91,16 +92,53 @@ def _user(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
 
 
+def _capture_streamed(request: HttpRequest, size: int, behaviour: str) -> HttpResponse:
+    """A large document goes to a spooled temporary file and is captured as a stream."""
+    media = request.content_type or ""
+    if media not in _JSON_TYPES:
+        return problem(
+            415,
+            "epcisException:ValidationException",
+            f"Unsupported media type {media!r}",
+            detail="send application/json or application/ld+json",
+        )
+    if size > services.CAPTURE_FILE_SIZE_LIMIT:
+        return problem(
+            413, "epcisException:CaptureLimitExceededException", "Capture payload too large"
+        )
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        while block := request.read(1024 * 1024):
+            spool.write(block)
+        spool.seek(0)
+        try:
+            job = services.capture_stream(
+                stream=spool,  # type: ignore[arg-type]  # a seekable binary file
+                user=_user(request),
+                behaviour=behaviour,
+            )
+        except services.CaptureRejected as exc:
+            return _rejected(exc)
+    return json_response(
+        job_document(job),
+        status=202,
+        content_type="application/json",
+        headers={"Location": f"/epcis/capture/{job.id}"},
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @authenticated("epcis:capture")
 def capture(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         jobs = CaptureJob.objects.filter(user=_user(request)).order_by("-created_at")[:100]
         return json_response([job_document(j) for j in jobs], content_type="application/json")
+    behaviour = request.headers.get("GS1-Capture-Error-Behaviour", services.ROLLBACK).lower()
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > services.STREAM_THRESHOLD:
+        return _capture_streamed(request, int(declared), behaviour)
     data, error = _body(request)
     if error is not None:
         return error
-    behaviour = request.headers.get("GS1-Capture-Error-Behaviour", services.ROLLBACK).lower()
     try:
         job = services.capture_document(data=data, user=_user(request), behaviour=behaviour)
     except services.CaptureRejected as exc:

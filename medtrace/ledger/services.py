@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,7 +39,10 @@ from .projections import project
 
 ROLLBACK = "rollback"
 PROCEED = "proceed"
-CAPTURE_LIMIT = 100_000  # events per document (GS1-EPCIS-Capture-Limit)
+CAPTURE_LIMIT = 1_000_000  # events per document (GS1-EPCIS-Capture-Limit)
+# Documents are read whole below this size and streamed above it (flat memory, DESIGN §10).
+STREAM_THRESHOLD = 16 * 1024 * 1024
+STREAM_CHUNK = 5000  # events written per round trip when streaming
 CAPTURE_FILE_SIZE_LIMIT = 1024 * 1024 * 1024  # bytes (GS1-EPCIS-Capture-File-Size-Limit)
 
 
@@ -409,6 +412,86 @@ def capture_document(
     return job
 
 
+def _limit_problem(count: int) -> CaptureRejected:
+    return CaptureRejected(
+        [
+            CaptureProblem(
+                None,
+                "epcisBody.eventList",
+                f"more than {CAPTURE_LIMIT} events: over the capture limit; split the document",
+                type="epcisException:CaptureLimitExceededException",
+            )
+        ],
+        status=413,
+        type="epcisException:CaptureLimitExceededException",
+    )
+
+
+def capture_stream(*, stream: BinaryIO, user: User | None, behaviour: str = ROLLBACK) -> CaptureJob:
+    """Capture a large EPCISDocument from a seekable binary stream with flat memory.
+
+    Events are validated as they are read and written in chunks, all inside one transaction:
+    with `rollback`, any invalid event (reported once the whole document is read) undoes
+    everything; with `proceed`, the valid events stay and the invalid ones are listed.
+    """
+    if behaviour not in (ROLLBACK, PROCEED):
+        raise CaptureRejected(
+            [
+                CaptureProblem(
+                    None,
+                    "GS1-Capture-Error-Behaviour",
+                    f"unknown capture error behaviour {behaviour!r}: expected rollback or proceed",
+                )
+            ]
+        )
+    try:
+        events = epcis.iter_events(stream)
+    except epcis.EpcisValidationError as exc:
+        raise CaptureRejected(_issues_to_problems(exc)) from exc
+    context = events.document.context
+    job = CaptureJob.objects.create(user=user, error_behaviour=behaviour)
+    resolver = EpcResolver()
+    captured = 0
+    seen = 0
+    invalid = 0  # events refused by validation (proceed), which the stream does not yield
+    problems: list[CaptureProblem] = []
+    try:
+        with transaction.atomic():
+            chunk: list[epcis.Event] = []
+
+            def flush() -> None:
+                nonlocal captured
+                prepared = [_prepare(ev, context, resolver) for ev in chunk]
+                stored, store_problems = _store(prepared, job, resolver, behaviour=behaviour)
+                captured += stored
+                problems.extend(store_problems)
+                chunk.clear()
+
+            try:
+                for event in events:
+                    seen += 1
+                    if seen > CAPTURE_LIMIT:
+                        raise _limit_problem(seen)
+                    chunk.append(event)
+                    if len(chunk) >= STREAM_CHUNK:
+                        flush()
+            except epcis.EpcisValidationError as exc:
+                parse_problems = _issues_to_problems(exc)
+                if behaviour != PROCEED or any(p.index is None for p in parse_problems):
+                    raise CaptureRejected(parse_problems) from exc
+                problems.extend(parse_problems)
+                invalid = len({p.index for p in parse_problems})
+            if chunk:
+                flush()
+    except CaptureRejected as exc:
+        job.event_count = seen
+        _finish(job, captured=0, problems=problems + exc.problems)
+        raise
+    job.event_count = seen + invalid
+    _finish(job, captured=captured, problems=problems)
+    return job
+
+
 def capture_event(*, data: Mapping[str, Any], user: User | None) -> Event:
     """Store one event (POST /epcis/events). Raises CaptureRejected on any problem."""
     try:
@@ -437,7 +520,16 @@ def _finish(job: CaptureJob, *, captured: int, problems: list[CaptureProblem]) -
     job.captured_count = captured
     job.errors = [p.as_dict() for p in problems]
     job.finished_at = timezone.now()
-    job.save(update_fields=["running", "success", "captured_count", "errors", "finished_at"])
+    job.save(
+        update_fields=[
+            "running",
+            "success",
+            "captured_count",
+            "errors",
+            "finished_at",
+            "event_count",
+        ]
+    )
 
 
 # Rebuild --------------------------------------------------------------------------------------

@@ -223,3 +223,100 @@ def test_a_document_larger_than_djangos_form_limit_is_captured_over_http() -> No
 
     assert response.status_code == 202, response.content[:500]
     assert UnitState.objects.count() == 12000
+
+
+def test_a_streamed_capture_stores_every_chunk() -> None:
+    import io
+    import json
+
+    events = [
+        b.commission([b.sgtin(f"S{n:05d}")], time=f"2025-01-01T08:{n % 60:02d}:00+08:00")
+        for n in range(12)
+    ]
+    stream = io.BytesIO(json.dumps(b.document(*events)).encode())
+
+    job = _with_chunk(5, lambda: services.capture_stream(stream=stream, user=None))
+
+    assert job.success and job.captured_count == 12 and job.event_count == 12
+    assert UnitState.objects.count() == 12
+
+
+def test_a_streamed_capture_rolls_back_every_chunk_when_a_late_event_is_invalid() -> None:
+    import io
+    import json
+
+    events = [b.commission([b.sgtin(f"S{n:05d}")]) for n in range(12)]
+    events[11]["action"] = "SOMETIMES"
+    stream = io.BytesIO(json.dumps(b.document(*events)).encode())
+
+    with pytest.raises(services.CaptureRejected) as err:
+        _with_chunk(5, lambda: services.capture_stream(stream=stream, user=None))
+
+    assert (err.value.problems[0].index, err.value.problems[0].field) == (11, "action")
+    assert Event.objects.count() == 0 and UnitState.objects.count() == 0
+
+
+def test_a_streamed_capture_with_proceed_keeps_the_valid_events() -> None:
+    import io
+    import json
+
+    events = [b.commission([b.sgtin(f"S{n:05d}")]) for n in range(7)]
+    events[3]["bizStep"] = "wandering"
+    stream = io.BytesIO(json.dumps(b.document(*events)).encode())
+
+    job = _with_chunk(
+        5, lambda: services.capture_stream(stream=stream, user=None, behaviour=services.PROCEED)
+    )
+
+    assert not job.success and job.captured_count == 6 and job.event_count == 7
+    assert job.errors[0]["eventIndex"] == 3
+
+
+def _with_chunk(size: int, run):
+    original = services.STREAM_CHUNK
+    services.STREAM_CHUNK = size
+    try:
+        return run()
+    finally:
+        services.STREAM_CHUNK = original
+
+
+def test_a_large_http_capture_is_spooled_and_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from django.test import Client
+
+    from medtrace.accounts.models import User
+    from medtrace.accounts.services import token_create
+
+    monkeypatch.setattr(services, "STREAM_THRESHOLD", 1000)
+    user = User.objects.create_user(username="wms", password="x" * 12)
+    _token, raw = token_create(user=user, scopes=["epcis:capture"])
+    body = json.dumps(b.document(*[b.commission([b.sgtin(f"H{n}")]) for n in range(20)]))
+
+    response = Client().post(
+        "/epcis/capture",
+        data=body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+
+    assert response.status_code == 202
+    assert response.json()["capturedCount"] == 20
+    assert UnitState.objects.count() == 20
+
+
+def test_the_ledger_command_captures_a_file(tmp_path) -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    path = tmp_path / "doc.jsonld"
+    path.write_text(json.dumps(b.document(b.commission([b.sgtin("F1"), b.sgtin("F2")]))))
+    out = io.StringIO()
+
+    call_command("ledger", "capture", str(path), stdout=out)
+
+    assert "1 of 1 events stored, success=True" in out.getvalue()
+    assert UnitState.objects.count() == 2

@@ -45,9 +45,9 @@ class Command(BaseCommand):
                 raise CommandError(f"No such file: {path}")
             behaviour = services.PROCEED if opts["proceed"] else services.ROLLBACK
             try:
-                job = services.capture_document(
-                    data=path.read_bytes(), user=None, behaviour=behaviour
-                )
+                # Streamed: a 100 MB document is read and written in chunks, memory stays flat.
+                with path.open("rb") as stream:
+                    job = services.capture_stream(stream=stream, user=None, behaviour=behaviour)
             except services.CaptureRejected as exc:
                 lines = [f"  {p.as_dict()['title']}" for p in exc.problems[:20]]
                 more = len(exc.problems) - 20
