@@ -151,6 +151,17 @@ def cmd_timeline(args: argparse.Namespace) -> None:
         lat.append(time.perf_counter() - t0)
     result["timeline_sql_only_warm"] = summary_ms(lat)
     print("sql only", result["timeline_sql_only_warm"], flush=True)
+    from django.db import connection
+
+    lat = []
+    with connection.cursor() as c:
+        for epc in epcs:
+            t0 = time.perf_counter()
+            c.execute("SELECT event_id FROM ledger_eventepc WHERE epc = %s", [epc])
+            c.fetchall()
+            lat.append(time.perf_counter() - t0)
+    result["floor_one_index_lookup_warm"] = summary_ms(lat)
+    print("floor", result["floor_one_index_lookup_warm"], flush=True)
     client = Client()
     lat = []
     for epc in epcs:
