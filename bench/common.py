@@ -85,10 +85,13 @@ def summary_ms(values: list[float]) -> dict[str, float]:
 
 
 def code_version() -> str:
-    """The medtrace code measured: HEAD, plus the files under medtrace/ changed but uncommitted
-    (other engineers commit to the same tree while benchmarks run)."""
+    """The medtrace code measured: the last commit under medtrace/, plus the files under
+    medtrace/ changed but uncommitted (other engineers commit to the tree while we measure)."""
     head = subprocess.run(
-        ["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True, text=True
+        ["git", "log", "-1", "--format=%h %s", "--", "medtrace"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "medtrace"], cwd=ROOT, capture_output=True, text=True
