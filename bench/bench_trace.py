@@ -111,7 +111,7 @@ def cmd_timeline(args: argparse.Namespace) -> None:
     from medtrace.trace import selectors, timeline
 
     units, copies = _units(args.db)
-    rng = random.Random(42)
+    rng = random.Random(args.seed)
     epcs = []
     for _ in range(args.samples):
         k = rng.randrange(copies + 1)
@@ -120,7 +120,8 @@ def cmd_timeline(args: argparse.Namespace) -> None:
         )
     token = create_token(args.db, ["trace:read"])
     result = {
-        "command": f"bench/bench_trace.py timeline --db {args.db} --samples {args.samples}",
+        "command": f"bench/bench_trace.py timeline --db {args.db} --samples {args.samples}"
+        f" --seed {args.seed}",
         "date": now_iso(),
         "machine": machine(),
         "units_captured": units,
@@ -199,7 +200,7 @@ def cmd_timeline(args: argparse.Namespace) -> None:
     buf = io.StringIO()
     pstats.Stats(profile, stream=buf).sort_stats("cumulative").print_stats(30)
     (RESULTS / f"profile_timeline_{args.db}.txt").write_text(buf.getvalue())
-    save(f"timeline_{args.db}", result)
+    save(f"timeline_{args.db}" + (f"_seed{args.seed}" if args.seed != 42 else ""), result)
 
 
 LOTS = {
@@ -301,6 +302,7 @@ def main() -> None:
         p.add_argument("--db", default="medtrace_bench_10k")
         p.add_argument("--samples", type=int, default=1000)
         p.add_argument("--repeat", type=int, default=5)
+        p.add_argument("--seed", type=int, default=42, help="sample seed (new seed: cold pages)")
     args = ap.parse_args()
     {"timeline": cmd_timeline, "forward": cmd_forward}[args.cmd](args)
 
