@@ -105,35 +105,24 @@ class Projector:
         self._load_open_edges(epcs)
 
     def _load_open_edges(self, epcs: list[str]) -> None:
+        """Open containment edges touching the batch, and everything below the batch's objects.
+
+        Walked one level at a time with an index lookup per level: one recursive CTE here let
+        PostgreSQL's estimates balloon on a large store and scan the whole edge table (bench/).
+        Packaging is shallow (pallet > case > unit > installed part), so the loop is short.
+        """
         if not epcs:
             return
-        table = GenealogyEdge._meta.db_table
-        # The seed set is one parameter: a text array on PostgreSQL, a JSON array on SQLite.
-        seeds_param: Any
-        if bulk.is_postgresql():
-            seeds_sql, seeds_param = "SELECT unnest(%s::text[]) AS epc", epcs
-        else:
-            seeds_sql, seeds_param = "SELECT value AS epc FROM json_each(%s)", json.dumps(epcs)
-        open_ = "valid_to IS NULL AND kind IN ('aggregated', 'associated')"
-        sql = f"""
-            WITH RECURSIVE seeds(epc) AS ({seeds_sql}),
-            below(epc) AS (
-                SELECT e.child FROM {table} e JOIN seeds s ON e.parent = s.epc
-                 WHERE e.{open_}
-                UNION
-                SELECT e.child FROM {table} e JOIN below b ON e.parent = b.epc
-                 WHERE e.{open_}
-            ),
-            parents(epc) AS (SELECT epc FROM seeds UNION SELECT epc FROM below)
-            SELECT e.id, e.parent, e.child, e.kind, e.event_id, e.valid_from
-              FROM {table} e JOIN parents p ON e.parent = p.epc WHERE e.{open_}
-            UNION
-            SELECT e.id, e.parent, e.child, e.kind, e.event_id, e.valid_from
-              FROM {table} e JOIN seeds s ON e.child = s.epc WHERE e.{open_}
-        """
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [seeds_param])
-            rows = cursor.fetchall()
+        rows = self._open_edges("child", epcs)
+        seen: set[int] = {r[0] for r in rows}
+        frontier = epcs
+        for _depth in range(32):  # a cycle in bad data must not loop forever
+            below = [r for r in self._open_edges("parent", frontier) if r[0] not in seen]
+            if not below:
+                break
+            seen.update(r[0] for r in below)
+            rows.extend(below)
+            frontier = sorted({r[2] for r in below})
         for edge_id, parent, child, kind, event_id, valid_from in rows:
             if isinstance(valid_from, str):  # SQLite returns raw text from a raw query
                 valid_from = parse_datetime(valid_from)
@@ -151,6 +140,23 @@ class Projector:
             self.children[parent][child] = edge
             self.holder[(child, kind)] = edge
         self._load_states(sorted({e.child for e in self.edges} - set(self.states)))
+
+    @staticmethod
+    def _open_edges(column: str, values: list[str]) -> list[tuple[Any, ...]]:
+        table = GenealogyEdge._meta.db_table
+        # The value set is one parameter: a text array on PostgreSQL, a JSON array on SQLite.
+        param: Any
+        if bulk.is_postgresql():
+            match, param = f"{column} = ANY(%s)", values
+        else:
+            match, param = f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(values)
+        sql = (
+            f"SELECT id, parent, child, kind, event_id, valid_from FROM {table} "
+            f"WHERE {match} AND valid_to IS NULL AND kind IN ('aggregated', 'associated')"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [param])
+            return list(cursor.fetchall())
 
     def _load_states(self, epcs: list[str]) -> None:
         if not epcs:
