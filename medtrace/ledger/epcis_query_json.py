@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import NotSupportedError
 from django.db.models import BooleanField, Expression, F
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -84,7 +85,7 @@ class JsonMatch(Expression):
         (self.source,) = exprs
 
     def as_sql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list]:
-        raise NotImplementedError(
+        raise NotSupportedError(
             f"JSON event queries support SQLite and PostgreSQL, not {connection.vendor}"
         )
 
