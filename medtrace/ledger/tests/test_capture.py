@@ -320,3 +320,32 @@ def test_the_ledger_command_captures_a_file(tmp_path) -> None:
 
     assert "1 of 1 events stored, success=True" in out.getvalue()
     assert UnitState.objects.count() == 2
+
+
+def test_an_event_and_its_declaration_in_one_document_leave_no_trace_in_the_projections() -> None:
+    eid = "urn:uuid:0f0e0d0c-aaaa-4bbb-8ccc-000000000009"
+    pack = b.aggregate(b.sscc("3"), [b.sgtin("1")], "2025-01-02T08:00:00+08:00", eventID=eid)
+    declared = copy.deepcopy(pack)
+    declared["errorDeclaration"] = {"declarationTime": "2025-01-03T08:00:00+08:00"}
+
+    services.capture_document(
+        data=b.document(b.commission([b.sgtin("1")]), pack, declared), user=None
+    )
+
+    assert EventRetraction.objects.get().event.event_id == eid
+    assert UnitState.objects.get(epc=b.sgtin("1")).container is None
+    assert not UnitState.objects.filter(epc=b.sscc("3")).exists()
+
+
+def test_sending_the_same_declaration_twice_stores_it_once() -> None:
+    eid = "urn:uuid:0f0e0d0c-aaaa-4bbb-8ccc-000000000010"
+    event = b.commission([b.sgtin("5")], eventID=eid)
+    services.capture_document(data=b.document(event), user=None)
+    declared = copy.deepcopy(event)
+    declared["errorDeclaration"] = {"declarationTime": "2025-01-03T08:00:00+08:00"}
+
+    services.capture_document(data=b.document(declared), user=None)
+    services.capture_document(data=b.document(copy.deepcopy(declared)), user=None)
+
+    assert EventRetraction.objects.count() == 1
+    assert not UnitState.objects.filter(epc=b.sgtin("5")).exists()
