@@ -191,12 +191,11 @@ class Projector:
             self._transformation(fact)
         else:  # TransactionEvent
             for epc in fact.epcs + ([fact.parent] if fact.parent else []):
-                self._touch(epc, fact, create=False, propagate=True)
+                self._touch(epc, fact, propagate=True)
 
     def _object(self, fact: Fact) -> None:
-        create = fact.action == "ADD"
         for epc in fact.epcs:
-            state = self._touch(epc, fact, create=create, propagate=True)
+            state = self._touch(epc, fact, propagate=True)
             if state is not None and fact.action == "ADD":
                 self._ilmd(state, fact)
 
@@ -206,7 +205,7 @@ class Projector:
         parent = fact.parent
         if not parent:
             return
-        self._touch(parent, fact, create=fact.action != "DELETE", propagate=False)
+        self._touch(parent, fact, propagate=False)
         if fact.action == "DELETE":
             children = fact.children + fact.child_classes
             if not children:  # no list = everything currently inside (EPCIS 2.0 §7.4.3)
@@ -218,18 +217,18 @@ class Projector:
                 state = self.states.get(child)
                 if state is not None and state.get(field) == parent:
                     state[field] = None
-                    self._touch(child, fact, create=False, propagate=True)
+                    self._touch(child, fact, propagate=True)
             return
         for child in fact.children:
             current = self.holder.get((child, kind))
             if current is not None and current.parent == parent:
-                self._touch(child, fact, create=True, propagate=True)
+                self._touch(child, fact, propagate=True)
                 continue
             if current is not None:
                 # A unit is in one container (or installed in one device) at a time.
                 self._end(current, fact)
             self._open(parent, child, kind, fact)
-            state = self._touch(child, fact, create=True, propagate=True)
+            state = self._touch(child, fact, propagate=True)
             if state is not None:
                 state[field] = parent
         for cls in fact.child_classes:
@@ -250,21 +249,21 @@ class Projector:
                 )
                 self.edges.append(edge)
         for epc in fact.outputs:
-            state = self._touch(epc, fact, create=True, propagate=False)
+            state = self._touch(epc, fact, propagate=False)
             if state is not None:
                 self._ilmd(state, fact)
         for epc in fact.inputs:
-            self._touch(epc, fact, create=False, propagate=False, what_only=True)
+            self._touch(epc, fact, propagate=False, what_only=True)
 
     # State ------------------------------------------------------------------------------------
 
     def _touch(
-        self, epc: str, fact: Fact, *, create: bool, propagate: bool, what_only: bool = False
+        self, epc: str, fact: Fact, *, propagate: bool, what_only: bool = False
     ) -> dict[str, Any] | None:
         state = self.states.get(epc)
         if state is None:
-            if not create and fact.type != "ObjectEvent":
-                create = True  # first sight of an object in any event still gives it a state
+            # First sight of an object in any event gives it a state; refusing steps on unknown
+            # objects is the capture services' sequencing rules' job, not the projection's.
             state = self._new_state(epc, fact)
             self.states[epc] = state
         self.dirty.add(epc)
