@@ -10,6 +10,8 @@ PORT ?= 8000
 # unless MEDTRACE_TEST_PG_URL points elsewhere; pytest-django creates test_<name> and drops it.
 PG_TEST_URL := $(or $(MEDTRACE_TEST_PG_URL),postgresql://%2Fvar%2Frun%2Fpostgresql/medtrace_$(shell id -un))
 
+# mypy's Django plugin loads the settings; it never touches patient data.
+TYPECHECK_FIELD_KEY := bXlweS1vbmx5LWtleS1ub3QtZm9yLWFueS1kYXRhISE=
 .PHONY: run install migrate demo test lint typecheck test-sqlite test-pg pg-start clean
 
 $(BIN)/.installed: pyproject.toml
@@ -20,7 +22,16 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-migrate: install
+# The local demo's settings: DEBUG and a generated field-encryption key (kept, never rewritten:
+# a new key would make the demo's encrypted patient data unreadable).
+var/medtrace.env:
+	mkdir -p var
+	umask 077 && { echo "# written by make run for the local demo; not for production"; \
+	  echo "MEDTRACE_DEBUG=1"; \
+	  echo "MEDTRACE_FIELD_KEY=$$($(PYTHON) -c 'import base64,secrets;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())')"; \
+	} > $@.tmp && mv $@.tmp $@
+
+migrate: install var/medtrace.env
 	MEDTRACE_DEBUG=1 $(BIN)/medtrace migrate --noinput
 
 run: migrate
@@ -35,7 +46,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	MEDTRACE_DEBUG=1 $(BIN)/mypy medtrace conftest.py tests
+	MEDTRACE_DEBUG=1 MEDTRACE_FIELD_KEY=$(TYPECHECK_FIELD_KEY) $(BIN)/mypy medtrace conftest.py tests
 
 test-sqlite: install
 	env -u MEDTRACE_DATABASE_URL $(BIN)/pytest -q

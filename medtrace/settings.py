@@ -7,8 +7,11 @@ not come up half-working.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,28 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MEDTRACE_VAR_DIR", str(BASE_DIR / "var")))
+# `make run` writes the local demo's settings (MEDTRACE_DEBUG=1 and a generated field key) to
+# this file, so `.venv/bin/medtrace ...` works in the same checkout without exporting anything.
+# Variables already in the environment win. A production install has no such file.
+LOCAL_ENV_FILE = VAR_DIR / "medtrace.env"
+
+
+def _load_local_env(path: Path) -> None:
+    if "pytest" in sys.modules or not path.is_file():
+        return
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip().startswith("MEDTRACE_"):
+            raise ImproperlyConfigured(
+                f"{path}:{number}: expected MEDTRACE_NAME=value, got {line[:40]!r}"
+            )
+        os.environ.setdefault(name.strip(), value.strip())
+
+
+_load_local_env(LOCAL_ENV_FILE)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -88,6 +113,27 @@ elif len(_secret) < 32:
     )
 SECRET_KEY = _secret
 
+# Field encryption of patient-linked data (PIPL/GDPR, DESIGN §8): 32 random bytes, urlsafe
+# base64 (see the README for a one-line generator).
+# Never optional: without a key the app must not start and store patient data in plain text.
+_field_key = os.environ.get("MEDTRACE_FIELD_KEY", "").strip()
+if not _field_key and "pytest" in sys.modules:
+    _field_key = base64.urlsafe_b64encode(b"medtrace-test-field-key-32bytes!").decode()
+if not _field_key:
+    raise ImproperlyConfigured(
+        "MEDTRACE_FIELD_KEY is not set: patient data is stored encrypted and needs a key "
+        "(32 random bytes, urlsafe base64). `make run` creates one for the local demo in "
+        f"{LOCAL_ENV_FILE}."
+    )
+try:
+    FIELD_KEY = base64.urlsafe_b64decode(_field_key.encode())
+except (binascii.Error, ValueError) as exc:
+    raise ImproperlyConfigured(f"MEDTRACE_FIELD_KEY is not urlsafe base64: {exc}") from exc
+if len(FIELD_KEY) != 32:
+    raise ImproperlyConfigured(
+        f"MEDTRACE_FIELD_KEY decodes to {len(FIELD_KEY)} bytes: expected exactly 32"
+    )
+
 _hosts = os.environ.get("MEDTRACE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 ALLOWED_HOSTS = [h.strip() for h in _hosts.split(",") if h.strip()]
 
@@ -105,10 +151,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "axes",
+    "medtrace.audit",
     "medtrace.accounts",
     "medtrace.masterdata",
     "medtrace.ledger",
     "medtrace.trace",
+    "medtrace.alerts",
+    "medtrace.service",
     "medtrace.web",
 ]
 
@@ -121,6 +171,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "medtrace.audit.middleware.RequestIdMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "medtrace.urls"
@@ -144,6 +197,11 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out username/IP before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # Argon2id first: new and re-saved passwords are hashed with it.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -171,9 +229,62 @@ STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-SESSION_COOKIE_SECURE = not DEBUG and env_bool("MEDTRACE_SECURE_COOKIES", default=False)
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} is too small: expected at least {minimum}")
+    return value
+
+
+# Login hardening (DESIGN §9). Cookies are Secure outside DEBUG unless a plain-HTTP deployment
+# opts out with MEDTRACE_SECURE_COOKIES=0.
+SESSION_COOKIE_SECURE = not DEBUG and env_bool("MEDTRACE_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# An idle session ends after MEDTRACE_SESSION_MINUTES (21 CFR 11.300: unattended terminals).
+SESSION_COOKIE_AGE = 60 * env_int("MEDTRACE_SESSION_MINUTES", 30, minimum=1)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+AXES_FAILURE_LIMIT = env_int("MEDTRACE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("MEDTRACE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Rate limits: "requests/seconds" per client. Over the limit the answer is 429 with Retry-After.
+RATE_LIMITS = {
+    "login": os.environ.get("MEDTRACE_RATE_LOGIN", "20/60"),
+    "capture": os.environ.get("MEDTRACE_RATE_CAPTURE", "120/60"),
+}
+for _name, _rule in RATE_LIMITS.items():
+    _count, _slash, _seconds = _rule.partition("/")
+    if not (_slash and _count.isdigit() and _seconds.isdigit() and int(_count) and int(_seconds)):
+        raise ImproperlyConfigured(
+            f"MEDTRACE_RATE_{_name.upper()}={_rule!r}: expected requests/seconds, e.g. 20/60"
+        )
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
+# E-signatures (21 CFR 11.200): this many wrong passwords in a row lock the user's signing.
+SIGNING_MAX_FAILURES = env_int("MEDTRACE_SIGNING_MAX_FAILURES", 3, minimum=1)
+# The Ed25519 key that signs audit checkpoints; created (mode 0600) on first use.
+CHECKPOINT_KEY_FILE = Path(
+    os.environ.get("MEDTRACE_CHECKPOINT_KEY_FILE", str(VAR_DIR / "audit-checkpoint.key"))
+)
 
 LOGGING = {
     "version": 1,

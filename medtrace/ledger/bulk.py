@@ -29,7 +29,7 @@ def reserve_ids(model: type[Model], count: int) -> list[int]:
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [table, count],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def copy_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -18,10 +18,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from medtrace.accounts.models import User
+from medtrace.audit import services as audit
+from medtrace.audit.models import AuditAction
 from medtrace.lib import epcis
 from medtrace.lib.epcis.event_hash import event_hash
 
-from . import bulk
+from . import bulk, seal
 from .facts import Fact
 from .identifiers import EpcResolver
 from .models import (
@@ -188,6 +190,29 @@ _EVENT_COLUMNS = (
 )
 
 
+def _sealer(job: CaptureJob | None) -> seal.Sealer:
+    """The running seal of ``job``, created on its first write (see ``ledger/seal.py``)."""
+    if job is None:
+        raise ValueError("ledger rows are always written under a capture job")
+    sealer: seal.Sealer | None = getattr(job, "_seal", None)
+    if sealer is None:
+        sealer = seal.Sealer()
+        job._seal = sealer  # type: ignore[attr-defined]
+    return sealer
+
+
+def _seal_job(job: CaptureJob, user: User | None) -> None:
+    """Append the job's seal to the audit chain, in the capture's transaction."""
+    audit.record(
+        action=AuditAction.CAPTURE,
+        object_type="ledger.capturejob",
+        object_id=job.pk,
+        object_repr=f"capture {job.pk}",
+        changes=_sealer(job).as_changes(),
+        user=user,
+    )
+
+
 def _write(prepared: list[_Prepared], job: CaptureJob | None) -> list[tuple[_Prepared, int]]:
     """Insert Event rows and their index rows in bulk; returns (prepared, pk) pairs."""
     if not prepared:
@@ -225,21 +250,33 @@ def _write(prepared: list[_Prepared], job: CaptureJob | None) -> list[tuple[_Pre
         Event.objects.bulk_create(rows, batch_size=2000)
         ids = [row.pk for row in rows]
     pairs = list(zip(prepared, ids, strict=True))
+    sealer = _sealer(job)
     epc_rows: list[tuple[Any, ...]] = []
     qty_rows: list[tuple[Any, ...]] = []
     btt_rows: list[tuple[Any, ...]] = []
     sd_rows: list[tuple[Any, ...]] = []
-    for p, pk in pairs:
+    for (p, pk), row in zip(pairs, values, strict=True):
         t = p.event.event_time
         for role, epcs in p.epcs.items():
             epc_rows.extend((pk, epc, role, t) for epc in epcs)
-        qty_rows.extend(
-            (pk, cls, q.quantity, q.uom, q.role, t)
+        quantities = [
+            (q.role, cls, q.quantity, q.uom)
             for q, cls in zip(p.event.quantities, p.classes, strict=True)
-        )
+        ]
+        qty_rows.extend((pk, cls, qty, uom, role, t) for role, cls, qty, uom in quantities)
         btt_rows.extend((pk, typ, value) for typ, value in p.event.biz_transactions)
-        sd_rows.extend((pk, "source", typ, value) for typ, value in p.event.sources)
-        sd_rows.extend((pk, "destination", typ, value) for typ, value in p.event.destinations)
+        sds = [("source", typ, value) for typ, value in p.event.sources]
+        sds += [("destination", typ, value) for typ, value in p.event.destinations]
+        sd_rows.extend((pk, *sd) for sd in sds)
+        sealer.add_event(
+            seal.event_digest(
+                row[:10] + row[11:],  # the sealed columns: all but the capture job
+                epcs=[(role, epc) for role, epcs in p.epcs.items() for epc in epcs],
+                quantities=quantities,
+                biz_transactions=p.event.biz_transactions,
+                source_dests=sds,
+            )
+        )
     bulk.insert_rows(EventEpc, ("event_id", "epc", "role", "event_time"), epc_rows)
     bulk.insert_rows(
         EventQuantity, ("event_id", "epc_class", "quantity", "uom", "role", "event_time"), qty_rows
@@ -343,6 +380,11 @@ def _retract(
             )
         )
     EventRetraction.objects.bulk_create(rows)
+    sealer = _sealer(job)
+    for row in rows:
+        sealer.add_retraction(
+            seal.retraction_digest([getattr(row, name) for name in seal.RETRACTION_COLUMNS])
+        )
     return projected_retracted, fresh
 
 
@@ -421,6 +463,7 @@ def capture_document(
         with transaction.atomic():
             prepared = [_prepare(ev, context, resolver) for ev in events]
             captured, store_problems = _store(prepared, job, resolver, behaviour=behaviour)
+            _seal_job(job, user)
     except CaptureRejected as exc:
         _finish(job, captured=0, problems=problems + exc.problems)
         raise
@@ -499,6 +542,7 @@ def capture_stream(*, stream: BinaryIO, user: User | None, behaviour: str = ROLL
                 invalid = len({p.index for p in parse_problems})
             if chunk:
                 flush()
+            _seal_job(job, user)
     except CaptureRejected as exc:
         job.event_count = seen
         _finish(job, captured=0, problems=problems + exc.problems)
@@ -525,6 +569,7 @@ def capture_event(*, data: Mapping[str, Any], user: User | None) -> Event:
         )
         prep = _prepare(event, context, resolver)
         _store([prep], job, resolver, behaviour=ROLLBACK)
+        _seal_job(job, user)
         stored = Event.objects.filter(event_id=prep.event_id).first()
     assert stored is not None
     return stored

@@ -1,0 +1,48 @@
+"""Raising alerts. Callers pass either a role (every member sees it) or a user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from medtrace.accounts.models import User
+
+from .models import Alert, AlertSeverity, AlertStatus
+
+
+def alert_raise(
+    *,
+    kind: str,
+    title: str,
+    message: str = "",
+    severity: str = AlertSeverity.WARNING,
+    recipient_role: str = "",
+    recipient_user: User | None = None,
+    evidence: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
+) -> Alert:
+    if not recipient_role and recipient_user is None:
+        raise ValueError("an alert needs a recipient role or user")
+    return Alert.objects.create(
+        kind=kind,
+        title=title[:200],
+        message=message,
+        severity=severity,
+        recipient_role=recipient_role,
+        recipient_user=recipient_user,
+        evidence=evidence or {},
+        object_type=object_type,
+        object_id=object_id,
+    )
+
+
+def alerts_for(user: User) -> QuerySet[Alert]:
+    """The alerts addressed to ``user`` or to one of their department roles."""
+    roles = list(user.groups.values_list("name", flat=True))
+    return Alert.objects.filter(Q(recipient_user=user) | Q(recipient_role__in=roles))
+
+
+def open_alerts_for(user: User) -> QuerySet[Alert]:
+    return alerts_for(user).filter(status=AlertStatus.OPEN)
