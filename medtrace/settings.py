@@ -199,7 +199,7 @@ TEMPLATES = [
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses a locked-out username/IP before the password is checked.
-    "axes.backends.AxesStandaloneBackend",
+    "medtrace.accounts.backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Argon2id first: new and re-saved passwords are hashed with it.

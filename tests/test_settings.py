@@ -8,9 +8,12 @@ import sys
 
 import pytest
 
+TEST_FIELD_KEY = "bXlweS1vbmx5LWtleS1ub3QtZm9yLWFueS1kYXRhISE="
+
 
 def _boot(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("MEDTRACE_")}
+    full["MEDTRACE_FIELD_KEY"] = TEST_FIELD_KEY
     full.update(env)
     return subprocess.run(
         [
