@@ -21,8 +21,14 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import execute_from_command_line
     from django.utils import translation
 
+    from medtrace.audit.context import audit_context, new_request_id
+
     django.setup()
-    with translation.override(cli_language(os.environ)):
+    # Every change a command makes is audited under one command ID (source "cli").
+    with (
+        translation.override(cli_language(os.environ)),
+        audit_context(source="cli", request_id=new_request_id("cli-")),
+    ):
         execute_from_command_line(["medtrace", *(sys.argv[1:] if argv is None else argv)])
 
 

@@ -22,6 +22,7 @@ class AuditContext:
     source: str
     request_id: str
     user: Any = None  # the acting User when known from the channel (e.g. the admin's user)
+    reason: str = ""  # the X-Change-Reason header of the request, if any
 
 
 _current: ContextVar[AuditContext | None] = ContextVar("medtrace_audit_context", default=None)
@@ -49,9 +50,11 @@ def current() -> AuditContext:
 
 @contextmanager
 def audit_context(
-    *, source: str, request_id: str | None = None, user: Any = None
+    *, source: str, request_id: str | None = None, user: Any = None, reason: str = ""
 ) -> Iterator[AuditContext]:
-    ctx = AuditContext(source=source, request_id=request_id or new_request_id(), user=user)
+    ctx = AuditContext(
+        source=source, request_id=request_id or new_request_id(), user=user, reason=reason
+    )
     token = _current.set(ctx)
     try:
         yield ctx

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse
 
@@ -26,7 +27,12 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = clean_request_id(request.headers.get("X-Request-ID")) or new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
-        with audit_context(source=source_for_path(request.path), request_id=request_id):
+        # A reason for the change may come as a header (percent-encode non-ASCII text), which is
+        # how DELETE requests, having no body, give theirs.
+        reason = unquote(request.headers.get("X-Change-Reason", "")).strip()
+        with audit_context(
+            source=source_for_path(request.path), request_id=request_id, reason=reason
+        ):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

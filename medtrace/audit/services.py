@@ -68,7 +68,7 @@ def require_reason(
     model: type[models.Model] | models.Model, reason: str | None, *, action: str = "change"
 ) -> str:
     """Refuse a change to a regulated record that comes without a reason."""
-    text = (reason or "").strip()
+    text = (reason or current().reason or "").strip()
     if requires_reason(model) and not text:
         name = model._meta.verbose_name
         message = (
@@ -88,7 +88,8 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
     masked = set(getattr(instance, "AUDIT_MASKED_FIELDS", ()))
     data: dict[str, Any] = {}
     for field in instance._meta.concrete_fields:
-        if field.name in EXCLUDED_FIELDS:
+        if field.name in EXCLUDED_FIELDS or getattr(field, "auto_now", False):
+            # auto_now timestamps change on every save; the entry carries its own time.
             continue
         value = field.value_from_object(instance)
         if field.name in masked:
@@ -147,7 +148,7 @@ def record(
             "object_id": str(object_id),
             "object_repr": str(object_repr)[:300],
             "changes": jsonable(dict(changes or {})),
-            "reason": reason or "",
+            "reason": (reason or ctx.reason or "").strip(),
             "request_id": ctx.request_id,
         }
         entry = AuditEntry(**values, prev_hash=head.hash, hash=entry_hash(head.hash, values))

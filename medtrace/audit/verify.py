@@ -143,16 +143,50 @@ def _check_chain(report: Report) -> dict[int, dict[str, Any]]:
     return wanted
 
 
-def _suspect_events(job_id: str, digests: dict[int, str]) -> str:
-    """Best effort: the first event of a job whose columns disagree with its own document."""
-    from medtrace.ledger.models import Event
+def _suspect_events(digests: dict[int, str]) -> str:
+    """Best effort: the first event of a job whose stored columns disagree with its document.
 
-    for pk, event_id, event_type, document in (
-        Event.objects.filter(pk__in=list(digests)).order_by("id")
-    ).values_list("id", "event_id", "event_type", "document"):
-        doc = document if isinstance(document, dict) else {}
-        if doc.get("eventID") != event_id or doc.get("type") != event_type:
-            return f"; event {event_id} (row {pk}) disagrees with its stored document"
+    The seal proves the job's rows changed; re-reading each stored document with the capture
+    parser pinpoints an edited column (an edit of the document alone shows up as the job).
+    """
+    from medtrace.ledger.models import Event
+    from medtrace.lib import epcis
+
+    columns = (
+        "event_type",
+        "action",
+        "event_time",
+        "biz_step",
+        "disposition",
+        "read_point",
+        "biz_location",
+    )
+    for row in (
+        Event.objects.filter(pk__in=list(digests))
+        .order_by("id")
+        .values("id", "event_id", "document", *columns)
+    ):
+        try:
+            parsed = epcis.parse_event(row["document"], index=0)
+        except Exception:  # an unreadable stored document is itself the finding
+            return f"; event {row['event_id']} (row {row['id']}): its stored document is invalid"
+        derived = {
+            "event_type": parsed.type,
+            "action": parsed.action,
+            "event_time": parsed.event_time,
+            "biz_step": parsed.biz_step,
+            "disposition": parsed.disposition,
+            "read_point": parsed.read_point,
+            "biz_location": parsed.biz_location,
+        }
+        if (parsed.event_id or row["event_id"]) != row["event_id"]:
+            return f"; event {row['event_id']} (row {row['id']}): eventID differs from its document"
+        for name in columns:
+            if derived[name] != row[name]:
+                return (
+                    f"; event {row['event_id']} (row {row['id']}): {name} is {row[name]!r} but "
+                    f"its document says {derived[name]!r}"
+                )
     return ""
 
 
@@ -184,7 +218,7 @@ def _check_ledger(report: Report, wanted: dict[int, dict[str, Any]]) -> None:
                     Problem(
                         seq,
                         f"capture {job_id}: the ledger {key} no longer match their seal (a ledger "
-                        f"row was edited after capture{_suspect_events(job_id, digests)})",
+                        f"row was edited after capture{_suspect_events(digests)})",
                     )
                 )
     unsealed = (

@@ -190,6 +190,9 @@ class PartyLicence(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
+    AUDIT_REASON_REQUIRED = True
+
     class Meta:
         verbose_name = _("licence")
         verbose_name_plural = _("licences")
@@ -418,6 +421,12 @@ class Product(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
+    AUDIT_REASON_REQUIRED = True
+    # A signature on a product covers its registration and identification data, not whether
+    # it is still active.
+    SIGNATURE_EXCLUDE_FIELDS = ("active",)
+
     class Meta:
         verbose_name = _("product")
         verbose_name_plural = _("products")
@@ -527,6 +536,9 @@ class ProductIdentifier(models.Model):
         _("base units contained"), default=1, validators=[MinValueValidator(1)]
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
+    AUDIT_REASON_REQUIRED = True
 
     class Meta:
         verbose_name = _("product identifier (DI)")
@@ -642,6 +654,9 @@ class Material(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
+    AUDIT_REASON_REQUIRED = True
+
     class Meta:
         verbose_name = _("material")
         verbose_name_plural = _("materials")
@@ -674,6 +689,9 @@ class MaterialSupplier(models.Model):
     supplier_part_no = models.CharField(_("supplier part number"), max_length=60, blank=True)
     approved = models.BooleanField(_("approved"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
+    AUDIT_REASON_REQUIRED = True
 
     class Meta:
         verbose_name = _("material source")
@@ -719,6 +737,9 @@ class Bom(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     released_at = models.DateTimeField(_("released at"), null=True, blank=True)
 
+    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
+    AUDIT_REASON_REQUIRED = True
+
     class Meta:
         verbose_name = _("BOM")
         verbose_name_plural = _("BOMs")
@@ -733,6 +754,21 @@ class Bom(models.Model):
     def __str__(self) -> str:
         return f"{self.product} BOM {self.version}"
 
+    def signature_content(self) -> dict[str, object]:
+        """What a BOM signature covers: the structure, not its lifecycle status."""
+        return {
+            "product_id": self.product_id,
+            "version": self.version,
+            "effective_from": self.effective_from.isoformat() if self.effective_from else None,
+            "note": self.note,
+            "lines": [
+                {"material_id": m, "quantity": str(q), "position": p}
+                for m, q, p in self.lines.order_by("position", "id").values_list(
+                    "material_id", "quantity", "position"
+                )
+            ],
+        }
+
 
 class BomLine(models.Model):
     bom = models.ForeignKey(Bom, on_delete=models.PROTECT, related_name="lines")
@@ -744,6 +780,9 @@ class BomLine(models.Model):
         validators=[MinValueValidator(Decimal("0.0001"))],
     )
     position = models.CharField(_("position / reference"), max_length=40, blank=True)
+
+    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
+    AUDIT_REASON_REQUIRED = True
 
     class Meta:
         verbose_name = _("BOM line")

@@ -57,6 +57,11 @@ class PartyIn(StrictIn):
 
 
 class PartyPatch(StrictIn):
+    reason: str | None = Field(
+        None,
+        description="Why the record changes (recorded in the audit trail); required for "
+        "regulated records: products, materials and their DIs, licences and sources",
+    )
     name: str | None = None
     name_en: str | None = None
     role: str | None = None
@@ -108,6 +113,11 @@ class LocationIn(StrictIn):
 
 
 class LocationPatch(StrictIn):
+    reason: str | None = Field(
+        None,
+        description="Why the record changes (recorded in the audit trail); required for "
+        "regulated records: products, materials and their DIs, licences and sources",
+    )
     name: str | None = None
     code: str | None = None
     parent_id: int | None = None
@@ -167,6 +177,11 @@ class ProductIn(StrictIn):
 
 
 class ProductPatch(StrictIn):
+    reason: str | None = Field(
+        None,
+        description="Why the record changes (recorded in the audit trail); required for "
+        "regulated records: products, materials and their DIs, licences and sources",
+    )
     name: str | None = None
     name_en: str | None = None
     model: str | None = None
@@ -240,6 +255,11 @@ class MaterialIn(StrictIn):
 
 
 class MaterialPatch(StrictIn):
+    reason: str | None = Field(
+        None,
+        description="Why the record changes (recorded in the audit trail); required for "
+        "regulated records: products, materials and their DIs, licences and sources",
+    )
     name: str | None = None
     name_en: str | None = None
     kind: str | None = None

@@ -16,6 +16,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from medtrace.accounts.models import User
+from medtrace.audit import services as audit
 from medtrace.core.validation import save_validated, validation_failed_from
 from medtrace.errors import Conflict, PermissionDenied, SequenceViolation, ValidationFailed
 
@@ -37,6 +38,13 @@ def _require(user: User | None, perm: str) -> None:
     # CLI and data migrations act as the system (user=None); people need the permission.
     if user is not None and not user.has_perm(perm):
         raise PermissionDenied(f"You need the permission {perm!r} for this change")
+
+
+def _reason(data: Mapping[str, Any], reason: str) -> tuple[dict[str, Any], str]:
+    """Split the change's reason (a pseudo-field every change payload may carry) from the data."""
+    values = dict(data)
+    given = values.pop("reason", None)
+    return values, (reason or str(given or "")).strip()
 
 
 def _assign(instance: Any, data: Mapping[str, Any], allowed: set[str]) -> None:
@@ -127,13 +135,18 @@ def party_create(*, data: Mapping[str, Any], user: User | None) -> Party:
     _assign(party, data, PARTY_FIELDS)
     with transaction.atomic():
         save_validated(party)
+        audit.record_create(party, user=user)
     return party
 
 
-def party_update(*, party: Party, data: Mapping[str, Any], user: User | None) -> Party:
+def party_update(
+    *, party: Party, data: Mapping[str, Any], user: User | None, reason: str = ""
+) -> Party:
     _require(user, "masterdata.change_party")
+    data, reason = _reason(data, reason)
     with transaction.atomic():
         party = Party.objects.select_for_update().get(pk=party.pk)
+        before = audit.snapshot(party)
         if "role" in data and data["role"] != party.role and party.licences.exists():
             raise ValidationFailed(
                 "role: cannot change the role of a party that holds licences; "
@@ -142,6 +155,7 @@ def party_update(*, party: Party, data: Mapping[str, Any], user: User | None) ->
             )
         _assign(party, data, PARTY_FIELDS)
         save_validated(party)
+        audit.record_update(party, before, user=user, reason=reason)
     return party
 
 
@@ -153,6 +167,7 @@ def licence_add(
     _assign(licence, data, LICENCE_FIELDS)
     with transaction.atomic():
         save_validated(licence, prefix=prefix)
+        audit.record_create(licence, user=user)
     return licence
 
 
@@ -162,19 +177,25 @@ def location_create(*, data: Mapping[str, Any], user: User | None) -> Location:
     _assign(location, data, LOCATION_FIELDS)
     with transaction.atomic():
         save_validated(location)
+        audit.record_create(location, user=user)
     return location
 
 
-def location_update(*, location: Location, data: Mapping[str, Any], user: User | None) -> Location:
+def location_update(
+    *, location: Location, data: Mapping[str, Any], user: User | None, reason: str = ""
+) -> Location:
     _require(user, "masterdata.change_location")
+    data, reason = _reason(data, reason)
     if "party_id" in data and data["party_id"] != location.party_id:
         raise ValidationFailed(
             "party_id: a location cannot move to another party", field="party_id"
         )
     with transaction.atomic():
         location = Location.objects.select_for_update().get(pk=location.pk)
+        before = audit.snapshot(location)
         _assign(location, data, LOCATION_FIELDS)
         save_validated(location)
+        audit.record_update(location, before, user=user, reason=reason)
     return location
 
 
@@ -192,17 +213,24 @@ def product_create(
     _assign(product, data, PRODUCT_FIELDS)
     with transaction.atomic():
         save_validated(product)
+        audit.record_create(product, user=user)
         for index, item in enumerate(identifiers):
-            identifier_add(product=product, data=item, user=None, prefix=f"identifiers[{index}].")
+            identifier_add(
+                product=product, data=item, user=user, prefix=f"identifiers[{index}].", check=False
+            )
         check_identifier_set(product)
     return product
 
 
-def product_update(*, product: Product, data: Mapping[str, Any], user: User | None) -> Product:
+def product_update(
+    *, product: Product, data: Mapping[str, Any], user: User | None, reason: str = ""
+) -> Product:
     _require(user, "masterdata.change_product")
+    data, reason = _reason(data, reason)
     frozen = {"issuing_agency", "tracking", "manufacturer_id"} & set(data)
     with transaction.atomic():
         product = Product.objects.select_for_update().get(pk=product.pk)
+        before = audit.snapshot(product)
         for field in sorted(frozen):
             if data[field] != getattr(product, field):
                 # Changing these changes what every existing UDI of the product means.
@@ -213,13 +241,20 @@ def product_update(*, product: Product, data: Mapping[str, Any], user: User | No
                 )
         _assign(product, data, PRODUCT_FIELDS)
         save_validated(product)
+        audit.record_update(product, before, user=user, reason=reason)
     return product
 
 
 def identifier_add(
-    *, product: Product, data: Mapping[str, Any], user: User | None, prefix: str = ""
+    *,
+    product: Product,
+    data: Mapping[str, Any],
+    user: User | None,
+    prefix: str = "",
+    check: bool = True,
 ) -> ProductIdentifier:
-    _require(user, "masterdata.add_productidentifier")
+    if check:
+        _require(user, "masterdata.add_productidentifier")
     identifier = ProductIdentifier(product=product)
     _assign(identifier, data, IDENTIFIER_FIELDS)
     with transaction.atomic():
@@ -234,6 +269,7 @@ def identifier_add(
                 ],
             )
         save_validated(identifier, prefix=prefix)
+        audit.record_create(identifier, user=user)
     return identifier
 
 
@@ -271,17 +307,26 @@ def material_create(
     _assign(material, data, MATERIAL_FIELDS)
     with transaction.atomic():
         save_validated(material)
+        audit.record_create(material, user=user)
         for index, item in enumerate(suppliers):
             material_supplier_add(
-                material=material, data=item, user=None, prefix=f"suppliers[{index}]."
+                material=material,
+                data=item,
+                user=user,
+                prefix=f"suppliers[{index}].",
+                check=False,
             )
     return material
 
 
-def material_update(*, material: Material, data: Mapping[str, Any], user: User | None) -> Material:
+def material_update(
+    *, material: Material, data: Mapping[str, Any], user: User | None, reason: str = ""
+) -> Material:
     _require(user, "masterdata.change_material")
+    data, reason = _reason(data, reason)
     with transaction.atomic():
         material = Material.objects.select_for_update().get(pk=material.pk)
+        before = audit.snapshot(material)
         if (
             "tracking" in data
             and data["tracking"] != material.tracking
@@ -293,17 +338,25 @@ def material_update(*, material: Material, data: Mapping[str, Any], user: User |
             )
         _assign(material, data, MATERIAL_FIELDS)
         save_validated(material)
+        audit.record_update(material, before, user=user, reason=reason)
     return material
 
 
 def material_supplier_add(
-    *, material: Material, data: Mapping[str, Any], user: User | None, prefix: str = ""
+    *,
+    material: Material,
+    data: Mapping[str, Any],
+    user: User | None,
+    prefix: str = "",
+    check: bool = True,
 ) -> MaterialSupplier:
-    _require(user, "masterdata.add_materialsupplier")
+    if check:
+        _require(user, "masterdata.add_materialsupplier")
     source = MaterialSupplier(material=material)
     _assign(source, data, {"supplier_id", "supplier_part_no", "approved"})
     with transaction.atomic():
         save_validated(source, prefix=prefix)
+        audit.record_create(source, user=user)
     return source
 
 
@@ -322,16 +375,23 @@ def bom_create(
     with transaction.atomic():
         bom = Bom(product=product, version=version, note=note, effective_from=effective_from)
         save_validated(bom)
+        audit.record_create(bom, user=user)
         for index, item in enumerate(lines):
             line = BomLine(bom=bom)
             _assign(line, item, {"material_id", "quantity", "position"})
             save_validated(line, prefix=f"lines[{index}].")
+            audit.record_create(line, user=user)
     return bom
 
 
-def bom_release(*, bom: Bom, user: User | None) -> Bom:
-    """Release a draft BOM; the previously released version of the product becomes obsolete."""
+def bom_release(*, bom: Bom, user: User | None, reason: str = "") -> Bom:
+    """Release a draft BOM; the previously released version of the product becomes obsolete.
+
+    The release itself is the reason for the change unless the caller gives one; an
+    e-signature (meaning "released") is applied separately by whoever approves it.
+    """
     _require(user, "masterdata.change_bom")
+    reason = reason.strip() or f"BOM {bom.version} released"
     with transaction.atomic():
         bom = Bom.objects.select_for_update().get(pk=bom.pk)
         if bom.status != BomStatus.DRAFT:
@@ -341,12 +401,20 @@ def bom_release(*, bom: Bom, user: User | None) -> Bom:
             )
         if not bom.lines.exists():
             raise ValidationFailed("lines: cannot release an empty BOM", field="lines")
-        Bom.objects.filter(product=bom.product, status=BomStatus.RELEASED).update(
-            status=BomStatus.OBSOLETE
-        )
+        for previous in Bom.objects.select_for_update().filter(
+            product=bom.product, status=BomStatus.RELEASED
+        ):
+            before = audit.snapshot(previous)
+            previous.status = BomStatus.OBSOLETE
+            previous.save(update_fields=["status"])
+            audit.record_update(
+                previous, before, user=user, reason=f"superseded by BOM {bom.version}"
+            )
+        before = audit.snapshot(bom)
         bom.status = BomStatus.RELEASED
         bom.released_at = timezone.now()
         bom.save(update_fields=["status", "released_at"])
+        audit.record_update(bom, before, user=user, reason=reason)
     return bom
 
 
@@ -362,18 +430,23 @@ def bom_line_add(*, bom: Bom, data: Mapping[str, Any], user: User | None) -> Bom
         line = BomLine(bom=bom)
         _assign(line, data, {"material_id", "quantity", "position"})
         save_validated(line)
+        audit.record_create(line, user=user)
     return line
 
 
-def _delete_unreferenced(instance: Any) -> None:
+def _delete_unreferenced(instance: Any, *, user: User | None, reason: str = "") -> None:
     """Delete a master record created by mistake; anything already referenced must stay.
 
     Records that other records (or, later, ledger events) point to are protected by the
     database (on_delete=PROTECT); those are deactivated with `active=False` instead.
     """
+    before, pk = audit.snapshot(instance), instance.pk
     try:
         with transaction.atomic():
             instance.delete()
+            # Checked after the delete, inside its transaction: a referenced record answers
+            # 409 (deactivate it) whatever the reason.
+            audit.record_delete(instance, before, object_id=pk, user=user, reason=reason)
     except ProtectedError as exc:
         kinds = sorted({str(obj._meta.verbose_name) for obj in exc.protected_objects})
         raise Conflict(
@@ -383,22 +456,22 @@ def _delete_unreferenced(instance: Any) -> None:
         ) from exc
 
 
-def party_delete(*, party: Party, user: User | None) -> None:
+def party_delete(*, party: Party, user: User | None, reason: str = "") -> None:
     _require(user, "masterdata.delete_party")
-    _delete_unreferenced(party)
+    _delete_unreferenced(party, user=user, reason=reason)
 
 
-def location_delete(*, location: Location, user: User | None) -> None:
+def location_delete(*, location: Location, user: User | None, reason: str = "") -> None:
     _require(user, "masterdata.delete_location")
-    _delete_unreferenced(location)
+    _delete_unreferenced(location, user=user, reason=reason)
 
 
-def material_delete(*, material: Material, user: User | None) -> None:
+def material_delete(*, material: Material, user: User | None, reason: str = "") -> None:
     _require(user, "masterdata.delete_material")
-    _delete_unreferenced(material)
+    _delete_unreferenced(material, user=user, reason=reason)
 
 
-def product_delete(*, product: Product, user: User | None) -> None:
+def product_delete(*, product: Product, user: User | None, reason: str = "") -> None:
     """Delete a product with its DIs, if nothing else refers to it yet."""
     _require(user, "masterdata.delete_product")
     with transaction.atomic():
@@ -408,11 +481,15 @@ def product_delete(*, product: Product, user: User | None) -> None:
                 f"product {product} has BOMs; deactivate it (active=false) instead",
                 details={"referenced_by": ["BOM"]},
             )
-        product.identifiers.all().delete()
-        _delete_unreferenced(product)
+        reason = audit.require_reason(product, reason, action="delete")
+        for identifier in product.identifiers.all():
+            before, pk = audit.snapshot(identifier), identifier.pk
+            identifier.delete()
+            audit.record_delete(identifier, before, object_id=pk, user=user, reason=reason)
+        _delete_unreferenced(product, user=user, reason=reason)
 
 
-def bom_delete(*, bom: Bom, user: User | None) -> None:
+def bom_delete(*, bom: Bom, user: User | None, reason: str = "") -> None:
     """Only a draft BOM may be deleted; a released one is part of the device history."""
     _require(user, "masterdata.delete_bom")
     with transaction.atomic():
@@ -422,5 +499,11 @@ def bom_delete(*, bom: Bom, user: User | None) -> None:
                 f"BOM {bom.version} is {bom.status}; only a draft BOM can be deleted",
                 field="status",
             )
-        bom.lines.all().delete()
+        reason = audit.require_reason(bom, reason, action="delete")
+        for line in bom.lines.all():
+            before, pk = audit.snapshot(line), line.pk
+            line.delete()
+            audit.record_delete(line, before, object_id=pk, user=user, reason=reason)
+        before, pk = audit.snapshot(bom), bom.pk
         bom.delete()
+        audit.record_delete(bom, before, object_id=pk, user=user, reason=reason)

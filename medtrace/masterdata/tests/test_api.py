@@ -127,13 +127,19 @@ def test_a_product_is_created_read_and_patched(admin_user, api_client) -> None:
 
     created = _post(client, "/api/v1/products", _product_body(maker, di))
     product_id = created.json()["id"]
-    patched = client.patch(
+    unexplained = client.patch(
         f"/api/v1/products/{product_id}",
         data=json.dumps({"gmdn_code": "13215"}),
         content_type="application/json",
     )
+    patched = client.patch(
+        f"/api/v1/products/{product_id}",
+        data=json.dumps({"gmdn_code": "13215", "reason": "GMDN term assigned"}),
+        content_type="application/json",
+    )
     listed = client.get("/api/v1/products", {"q": di})
 
+    assert unexplained.status_code == 422 and unexplained.json()["field"] == "reason"
     assert created.status_code == 201
     assert created.json()["identifiers"][0]["di"] == di
     assert created.json()["gcp_length"] == len(maker.gs1_company_prefix)
