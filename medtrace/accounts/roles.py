@@ -46,6 +46,12 @@ _VIEW_ALL = (
 )
 
 
+# The audit trail: QA/RA, the auditor and the administrator read all of it (anyone may read the
+# history of a record they can see); every department except the auditor may e-sign.
+_AUDIT_READ = ("audit.view_auditentry", "audit.view_signature", "audit.view_auditcheckpoint")
+_SIGN = ("audit.add_signature",)
+
+
 def _crud(*models: str) -> tuple[str, ...]:
     return tuple(
         f"masterdata.{action}_{model}" for model in models for action in ("add", "change", "delete")
@@ -58,16 +64,25 @@ def _crud(*models: str) -> tuple[str, ...]:
 # Delete works only on records nothing refers to yet (entered by mistake); the rest are
 # deactivated, because history must keep pointing at them.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    Role.PROCUREMENT: _VIEW_ALL + _crud("party", "partylicence", "material", "materialsupplier"),
-    Role.PRODUCTION: _VIEW_ALL + _crud("bom", "bomline"),
-    Role.QC: _VIEW_ALL,
-    Role.WAREHOUSE: _VIEW_ALL + _crud("location"),
-    Role.SALES: _VIEW_ALL + _crud("party", "partylicence", "location"),
-    Role.SERVICE: _VIEW_ALL,
+    Role.PROCUREMENT: _VIEW_ALL
+    + _SIGN
+    + _crud("party", "partylicence", "material", "materialsupplier"),
+    Role.PRODUCTION: _VIEW_ALL + _SIGN + _crud("bom", "bomline"),
+    Role.QC: _VIEW_ALL + _SIGN,
+    Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location"),
+    Role.SALES: _VIEW_ALL + _SIGN + _crud("party", "partylicence", "location"),
+    Role.SERVICE: _VIEW_ALL + _SIGN,
     Role.QA_RA: _VIEW_ALL
+    + _SIGN
+    + _AUDIT_READ
+    + ("audit.change_signingstate", "alerts.view_alert")
     + _crud("product", "productidentifier", "party", "partylicence", "bom", "bomline"),
-    Role.AUDITOR: _VIEW_ALL,
+    # Read-only everywhere, and the whole audit trail.
+    Role.AUDITOR: _VIEW_ALL + _AUDIT_READ + ("alerts.view_alert", "accounts.view_user"),
     Role.ADMIN: _VIEW_ALL
+    + _SIGN
+    + _AUDIT_READ
+    + ("audit.change_signingstate", "alerts.view_alert")
     + _crud(*MASTERDATA_MODELS)
     + ("accounts.view_user", "accounts.add_user", "accounts.change_user"),
 }

@@ -97,6 +97,12 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
             data[f"{field.name}.sha256"] = sha256_hex(str(value)) if value else None
         else:
             data[field.name] = jsonable(value)
+    if instance.pk is not None:
+        # Group memberships and similar links are part of the record (who may do what).
+        for m2m in instance._meta.many_to_many:
+            data[m2m.name] = sorted(
+                getattr(instance, m2m.name).values_list("pk", flat=True)  # type: ignore[attr-defined]
+            )
     return data
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from medtrace.audit.admin import AuditedAdmin
+
 from .models import (
     Bom,
     BomLine,
@@ -33,7 +35,7 @@ class PartyLicenceInline(NoDeleteMixin, admin.TabularInline):
 
 
 @admin.register(Party)
-class PartyAdmin(NoDeleteMixin, admin.ModelAdmin):
+class PartyAdmin(NoDeleteMixin, AuditedAdmin):
     list_display = ("name", "role", "gln", "city", "active")
     list_filter = ("role", "active", "country")
     search_fields = ("name", "name_en", "gln", "uscc")
@@ -41,7 +43,7 @@ class PartyAdmin(NoDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(NoDeleteMixin, admin.ModelAdmin):
+class LocationAdmin(NoDeleteMixin, AuditedAdmin):
     list_display = ("code", "name", "kind", "party", "sgln", "active")
     list_filter = ("kind", "active")
     search_fields = ("code", "name", "gln", "sgln")
@@ -55,7 +57,7 @@ class ProductIdentifierInline(NoDeleteMixin, admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(NoDeleteMixin, admin.ModelAdmin):
+class ProductAdmin(NoDeleteMixin, AuditedAdmin):
     list_display = ("name", "model", "risk_class", "tracking", "nmpa_registration_no", "active")
     list_filter = ("risk_class", "tracking", "implantable", "sterile", "issuing_agency")
     search_fields = ("name", "name_en", "model", "nmpa_registration_no", "identifiers__di")
@@ -69,7 +71,7 @@ class MaterialSupplierInline(NoDeleteMixin, admin.TabularInline):
 
 
 @admin.register(Material)
-class MaterialAdmin(NoDeleteMixin, admin.ModelAdmin):
+class MaterialAdmin(NoDeleteMixin, AuditedAdmin):
     list_display = ("code", "name", "kind", "tracking", "uom", "critical", "active")
     list_filter = ("kind", "tracking", "critical")
     search_fields = ("code", "name", "name_en", "gtin")
@@ -94,7 +96,7 @@ class BomLineInline(NoDeleteMixin, admin.TabularInline):
 
 
 @admin.register(Bom)
-class BomAdmin(NoDeleteMixin, admin.ModelAdmin):
+class BomAdmin(NoDeleteMixin, AuditedAdmin):
     list_display = ("product", "version", "status", "effective_from", "released_at")
     list_filter = ("status",)
     readonly_fields = ("status", "released_at")
