@@ -221,6 +221,27 @@ class UnitState(models.Model):
         ]
 
 
+class UnitCustody(models.Model):
+    """Projection: every party value that ever held, owned, sent or received an object.
+
+    One row per (EPC or EPC class, party identifier as the ledger spells it): the parties of the
+    sourceList and destinationList of every event naming the object (carried down to what was
+    packed or installed inside it, as UnitState is), and the bizLocation that became its holder
+    when an event names no parties. Partner scoping (``medtrace.accounts.scoping``) reads it
+    with one index probe; rows are only added, and ``ledger rebuild`` recomputes them.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    epc = models.CharField(max_length=512)
+    party = models.CharField(max_length=512)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["epc", "party"], name="unitcustody_epc_party_uniq")
+        ]
+        indexes = [models.Index(fields=["party", "epc"], name="unitcustody_party_epc_idx")]
+
+
 class EdgeKind(models.TextChoices):
     TRANSFORMED = "transformed", _("transformed")
     ASSOCIATED = "associated", _("associated")

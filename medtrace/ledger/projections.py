@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from . import bulk
 from .facts import SHIPPING_STEPS, Fact, ilmd_value
 from .identifiers import EpcResolver, products_by_di
-from .models import EdgeKind, GenealogyEdge, UnitState
+from .models import EdgeKind, GenealogyEdge, UnitCustody, UnitState
 
 CONTAINMENT = (EdgeKind.AGGREGATED, EdgeKind.ASSOCIATED)
 _STATE_FIELDS = [
@@ -94,6 +94,8 @@ class Projector:
         self.children: dict[str, dict[str, _Edge]] = defaultdict(dict)
         self.holder: dict[tuple[str, str], _Edge] = {}
         self._new_dis: set[str] = set()
+        # (epc, party) pairs for UnitCustody: who ever held, owned, sent or received what.
+        self.custody: set[tuple[str, str]] = set()
 
     # Loading ----------------------------------------------------------------------------------
 
@@ -183,6 +185,7 @@ class Projector:
             self.apply(fact)
 
     def apply(self, fact: Fact) -> None:
+        self._classes(fact)
         if fact.type == "ObjectEvent":
             self._object(fact)
         elif fact.type in ("AggregationEvent", "AssociationEvent"):
@@ -267,6 +270,8 @@ class Projector:
             state = self._new_state(epc, fact)
             self.states[epc] = state
         self.dirty.add(epc)
+        if not what_only:
+            self._custody(epc, state, fact)
         if fact.time < state["last_event_time"]:
             return state  # a late-arriving older event does not change the current state
         state["last_event_id"] = fact.pk
@@ -279,9 +284,29 @@ class Projector:
                 target = self.states.get(below)
                 if target is None or fact.time < target["last_event_time"]:
                     continue
+                self._custody(below, target, fact)
                 self._where_why(target, fact, carried=True)
                 self.dirty.add(below)
         return state
+
+    def _custody(self, epc: str, state: dict[str, Any] | None, fact: Fact) -> None:
+        """Note the parties ``fact`` puts in custody of ``epc`` (see UnitCustody).
+
+        The current holder and owner were noted when they were assigned, so an event that only
+        repeats them (most of a unit's life) adds nothing.
+        """
+        current = (state.get("possessing_party"), state.get("owning_party")) if state else ()
+        if fact.sources or fact.destinations:
+            for _type, value in (*fact.sources, *fact.destinations):
+                if value not in current:
+                    self.custody.add((epc, value))
+        elif fact.biz_location and fact.biz_location not in current:
+            self.custody.add((epc, fact.biz_location))
+
+    def _classes(self, fact: Fact) -> None:
+        for cls in (*fact.epc_classes, *fact.child_classes, *fact.input_classes,
+                    *fact.output_classes):  # fmt: skip
+            self._custody(cls, None, fact)
 
     def _where_why(self, state: dict[str, Any], fact: Fact, *, carried: bool = False) -> None:
         if fact.biz_step:
@@ -386,7 +411,9 @@ class Projector:
             _upsert_states(rows)
             bulk.insert_rows(GenealogyEdge, _EDGE_COLUMNS, new)
             _end_edges(ended)
+            _add_custody(sorted(self.custody))
         self.dirty.clear()
+        self.custody.clear()
 
 
 _EDGE_COLUMNS = ("parent", "child", "kind", "event_id", "valid_from", "valid_to", "end_event_id")
@@ -425,6 +452,26 @@ def _upsert_states(rows: list[tuple[Any, ...]]) -> None:
             f"INSERT INTO {table} ({', '.join(columns)}) "
             f"SELECT {', '.join(columns)} FROM medtrace_unitstate_stage "
             f"ON CONFLICT (epc) DO UPDATE SET {updates}"
+        )
+
+
+def _add_custody(rows: list[tuple[str, str]]) -> None:
+    """Insert (epc, party) pairs, skipping those already known: one statement on PostgreSQL."""
+    if not rows:
+        return
+    if not bulk.is_postgresql():
+        UnitCustody.objects.bulk_create(
+            [UnitCustody(epc=epc, party=party) for epc, party in rows],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        return
+    table = UnitCustody._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (epc, party) SELECT * FROM unnest(%s::text[], %s::text[]) "
+            "ON CONFLICT (epc, party) DO NOTHING",
+            [[r[0] for r in rows], [r[1] for r in rows]],
         )
 
 

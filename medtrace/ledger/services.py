@@ -35,6 +35,7 @@ from .models import (
     EventRetraction,
     EventSourceDest,
     GenealogyEdge,
+    UnitCustody,
     UnitState,
 )
 from .projections import project
@@ -679,12 +680,14 @@ def _event_chunks() -> Iterator[list[Event]]:
 
 
 def rebuild(*, resolver: EpcResolver | None = None) -> int:
-    """Recompute UnitState and GenealogyEdge from the ledger; returns the events replayed."""
+    """Recompute UnitState, GenealogyEdge and UnitCustody from the ledger; returns the events
+    replayed."""
     resolver = resolver or EpcResolver()
     count = 0
     with transaction.atomic():
         GenealogyEdge.objects.all().delete()
         UnitState.objects.all().delete()
+        UnitCustody.objects.all().delete()
         for chunk in _event_chunks():
             project(_facts_from_rows(chunk), resolver)
             count += len(chunk)

@@ -97,7 +97,11 @@ def _backward_cte(history: bool) -> str:
     """
 
 
-def _backward_sql(history: bool) -> str:
+def _backward_sql(history: bool, contents_scope: str = "") -> str:
+    """``contents_scope``: an SQL condition on ``w.epc`` a packed object must meet (partner
+    scoping: a container's past contents may be other parties' units); parts are always
+    shown, they are the start object's own make-up."""
+    scoped = f"WHERE w.lane = 'parts' OR {contents_scope}" if contents_scope else ""
     return (
         _backward_cte(history)
         + f"""
@@ -106,6 +110,7 @@ def _backward_sql(history: bool) -> str:
       FROM walk w
       JOIN {EVENT} ev ON ev.id = w.event_id
       LEFT JOIN {UNIT} u ON u.epc = w.epc
+     {scoped}
      ORDER BY w.depth, w.epc
     """
     )
@@ -247,9 +252,15 @@ def _catalogue(
 
 
 def backward(
-    start: str, *, kind: str, state: dict[str, Any] | None, include_history: bool
+    start: str,
+    *,
+    kind: str,
+    state: dict[str, Any] | None,
+    include_history: bool,
+    contents_scope: tuple[str, list[Any]] = ("", []),
 ) -> dict[str, Any]:
-    rows = fetch(_backward_sql(include_history), [start])
+    where, params = contents_scope
+    rows = fetch(_backward_sql(include_history, where), [start, *params])
     nodes: dict[str, _Node] = {}
     root = _Node(start)
     if state is not None:

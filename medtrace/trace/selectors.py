@@ -8,8 +8,9 @@ Entry points take the identifier as a person or system typed it and the requesti
 
 Each resolves the identifier once (``resolve_target``), checks that the user may trace
 (``check_trace_access``) and sees the start object, then runs a constant number of set-based
-queries, whatever the size of the answer. Partner custody goes through one choke point,
-``scope_units``; no other code filters units by party.
+queries, whatever the size of the answer. Partner custody comes from the one scoping module,
+``medtrace.accounts.scoping`` (re-exported here as ``scope_units``); no code here decides on its
+own what a party may see.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
-
+from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.accounts.roles import Role
+from medtrace.accounts.scoping import party_identifiers, scope_units
 from medtrace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from medtrace.ledger.models import EventEpc, EventQuantity, UnitState
 from medtrace.lib import udi
-from medtrace.masterdata.models import Location, Party
 from medtrace.masterdata.selectors import resolve_udi
 
 from . import genealogy, timeline
@@ -37,6 +37,7 @@ __all__ = [
     "Target",
     "check_trace_access",
     "epc_kind",
+    "party_identifiers",
     "resolve_target",
     "scope_units",
     "trace_backward",
@@ -77,47 +78,13 @@ def check_trace_access(user: User | None) -> None:
     )
 
 
-def party_identifiers(party: Party) -> set[str]:
-    """Every spelling under which the ledger may name a party or one of its places."""
-    ids: set[str] = set()
-    if party.gln:
-        ids.update(
-            {
-                party.gln,
-                f"https://id.gs1.org/417/{party.gln}",
-                f"https://id.gs1.org/414/{party.gln}",
-            }
-        )
-        prefix = party.gs1_company_prefix
-        if prefix and party.gln.startswith(prefix):
-            ids.add(f"urn:epc:id:pgln:{prefix}.{party.gln[len(prefix) : 12]}")
-            ids.add(udi.sgln_urn(party.gln, None, len(prefix)))
-    ids.update(Location.objects.filter(party=party).values_list("sgln", flat=True))
-    return ids
-
-
-def scope_units(user: User | None, qs: QuerySet[UnitState]) -> QuerySet[UnitState]:
-    """THE choke point of partner custody (DESIGN §9): the units ``user`` may see.
-
-    Internal users (and the CLI, ``user=None``) see every unit. A partner user (``user.party``
-    set) sees only units whose possessing or owning party is their party, named by its GLN, its
-    PGLN/SGLN URNs, a Digital Link, or one of its registered locations.
-    """
-    if user is None or user.party_id is None:
-        return qs
-    party = user.party
-    assert party is not None
-    ids = party_identifiers(party)
-    return qs.filter(Q(possessing_party__in=ids) | Q(owning_party__in=ids))
-
-
 def scope_sql(user: User | None, alias: str = "u") -> tuple[str, list[Any]]:
     """``scope_units`` as an SQL condition on ``alias.epc``, for the raw walks ("" if none)."""
-    scoped = scope_units(user, UnitState.objects.all())
-    if not scoped.query.where:
-        return "", []
-    sql, params = scoped.values("epc").query.sql_with_params()
-    return f"{alias}.epc IN ({sql})", list(params)
+    return scoping.custody_sql(user, f"{alias}.epc")
+
+
+def _in_scope(user: User | None, epc: str) -> bool:
+    return epc in scoping.epcs_in_scope(user, [epc])
 
 
 # Identifier resolution -----------------------------------------------------------------------
@@ -249,22 +216,22 @@ def _known(text: str, epc: str, *, user: User | None, allow_class: bool) -> Targ
         f"No event in the ledger names {epc}" + (f" ({text!r})" if text != epc else ""),
         field="id", details={"epc": epc},
     )  # fmt: skip
+    partner = scoping.is_partner(user)
     if is_class_level(kind):
-        if user is not None and user.party_id is not None and not allow_class:
-            raise missing  # partner scoping of lots arrives with supplier custody
+        # A partner reads a lot it supplied or received; a forward trace (allow_class) may
+        # start from any lot, and answers only with the partner's own units (404 if none).
+        if partner and not allow_class and not _in_scope(user, epc):
+            raise missing
         if not EventQuantity.objects.filter(epc_class=epc).exists():
             raise missing
         return Target(text, epc, kind, None)
+    if partner and not _in_scope(user, epc):
+        raise missing  # a partner must not learn that another party's unit exists
     state = _state(epc)
     if state is None:
-        if user is not None and user.party_id is not None:
-            raise missing
         if not EventEpc.objects.filter(epc=epc).exists():
             raise missing
         return Target(text, epc, kind, None)
-    partner = user is not None and user.party_id is not None
-    if partner and not scope_units(user, UnitState.objects.filter(epc=epc)).exists():
-        raise missing  # a partner must not learn that another party's unit exists
     return Target(text, epc, kind, state)
 
 
@@ -317,7 +284,11 @@ def trace_backward(*, id: str, user: User | None, include_history: bool = False)
     target = resolve_target(id, user=user, allow_class=False)
     with trace_reads():
         result = genealogy.backward(
-            target.epc, kind=target.kind, state=target.state, include_history=include_history
+            target.epc,
+            kind=target.kind,
+            state=target.state,
+            include_history=include_history,
+            contents_scope=scope_sql(user, alias="w"),
         )
     return {
         "id": id,
@@ -334,11 +305,17 @@ def trace_forward(*, id: str, user: User | None, include_history: bool = False) 
     target = resolve_target(id, user=user, allow_class=True)
     where, params = scope_sql(user)
     with trace_reads():
-        return genealogy.forward(
+        result = genealogy.forward(
             target.epc,
             query=id,
             kind=target.kind,
             include_history=include_history,
             scope=(where, params),
-            show_classes=user is None or user.party_id is None,
+            show_classes=not scoping.is_partner(user),
         )
+    if scoping.is_partner(user) and not result.rows and not _in_scope(user, target.epc):
+        # A lot that reached none of the partner's units: the same answer as an unknown lot.
+        raise NotFound(
+            f"No event in the ledger names {target.epc}", field="id", details={"epc": target.epc}
+        )
+    return result

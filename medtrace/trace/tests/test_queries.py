@@ -96,13 +96,18 @@ def test_backward_and_timeline_queries_do_not_grow_with_the_tree(
 
 
 def test_a_partner_forward_trace_adds_only_the_party_lookups(
-    hospital_a: Any, django_assert_max_num_queries: Any
+    django_assert_max_num_queries: Any,
 ) -> None:
+    from medtrace.accounts.models import User
+
     w = f.world()
     lot = _recall_world(w, "QP", 10)
+    ward = User.objects.create_user("ward_nurse", party=w.hospital)
 
     with django_assert_max_num_queries(7):
-        selectors.trace_forward(id=lot, user=hospital_a)
+        result = selectors.trace_forward(id=lot, user=ward)
+
+    assert result.count == 5  # the hospital's half of the devices, nothing else
 
 
 def test_an_object_reached_from_many_parts_is_walked_up_once() -> None:
