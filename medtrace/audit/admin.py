@@ -25,7 +25,9 @@ class AuditedAdmin(admin.ModelAdmin):
         models_ = [self.model, *(inline.model for inline in self.inlines)]
         return any(audit.requires_reason(m) for m in models_)
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         fields = kwargs.get("fields")
         if fields:
             kwargs["fields"] = [f for f in fields if f != "change_reason"]
@@ -42,7 +44,7 @@ class AuditedAdmin(admin.ModelAdmin):
 
         return AuditedForm
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None):  # type: ignore[no-untyped-def]
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
         named = {f for _name, opts in fieldsets for f in opts.get("fields", ())}
         if "change_reason" in named:

@@ -100,9 +100,7 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
     if instance.pk is not None:
         # Group memberships and similar links are part of the record (who may do what).
         for m2m in instance._meta.many_to_many:
-            data[m2m.name] = sorted(
-                getattr(instance, m2m.name).values_list("pk", flat=True)  # type: ignore[attr-defined]
-            )
+            data[m2m.name] = sorted(getattr(instance, m2m.name).values_list("pk", flat=True))
     return data
 
 

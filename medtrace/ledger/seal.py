@@ -33,7 +33,7 @@ def event_digest(
     columns: Sequence[Any],
     *,
     epcs: Iterable[tuple[str, str]],
-    quantities: Iterable[tuple[str, Any, Any, str]],
+    quantities: Iterable[tuple[str, Any, Any, str | None]],
     biz_transactions: Iterable[tuple[str | None, str]],
     source_dests: Iterable[tuple[str, str, str]],
 ) -> str:
@@ -153,7 +153,7 @@ def recompute_job(job_id: Any) -> tuple[dict[str, Any], dict[int, str]]:
             "event_id", "role", "epc"
         ):
             epcs[event_id].append((role, epc))
-        qtys: dict[int, list[tuple[str, Any, Any, str]]] = defaultdict(list)
+        qtys: dict[int, list[tuple[str, Any, Any, str | None]]] = defaultdict(list)
         for event_id, role, cls, qty, uom in EventQuantity.objects.filter(
             event_id__in=ids
         ).values_list("event_id", "role", "epc_class", "quantity", "uom"):

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from medtrace.accounts.models import User
+from medtrace.audit.signatures import signatures_for
 from medtrace.errors import MedtraceError, ValidationFailed
 from medtrace.masterdata import labelling, selectors
 from medtrace.masterdata.models import Product
@@ -53,7 +54,12 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "web/product_detail.html",
-        {"product": product, "boms": boms, "sample_query": _sample_query(product)},
+        {
+            "product": product,
+            "boms": boms,
+            "sample_query": _sample_query(product),
+            "signatures": signatures_for(product),
+        },
     )
 
 
