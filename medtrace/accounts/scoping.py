@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from medtrace.errors import NotFound
@@ -46,10 +46,12 @@ if TYPE_CHECKING:
 __all__ = [
     "custody_sql",
     "epcs_in_scope",
+    "event_q",
     "is_partner",
     "partner_ids",
     "party_identifiers",
     "redact_event",
+    "redact_events",
     "scope_events",
     "scope_locations",
     "scope_parties",
@@ -185,14 +187,22 @@ def _event_ids_sql(ids: list[str]) -> tuple[str, list[Any]]:
     return sql, [*ids, *ids, *ids, *ids, *ids]
 
 
+def event_q(user: User | None) -> Q:
+    """``scope_events`` as a condition on Event, to AND into a query (``Q()`` when the user
+    is not scoped)."""
+    ids = partner_ids(user)
+    if ids is None:
+        return Q()
+    sql, params = _event_ids_sql(ids)
+    return Q(pk__in=RawSQL(sql, params))
+
+
 def scope_events(user: User | None, qs: QuerySet[Event]) -> QuerySet[Event]:
     """The events of ``qs`` that ``user`` may see (module docstring); unchanged for internal
     users and the CLI."""
-    ids = partner_ids(user)
-    if ids is None:
+    if not is_partner(user):
         return qs
-    sql, params = _event_ids_sql(ids)
-    return qs.filter(pk__in=RawSQL(sql, params))
+    return qs.filter(event_q(user))
 
 
 # What an event names, by key: lists of EPCs, and lists of {"epcClass": ...} quantities.

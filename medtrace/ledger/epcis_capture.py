@@ -92,6 +92,21 @@ def _user(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
 
 
+def _partner_refused(request: HttpRequest) -> HttpResponse | None:
+    """Capture is for internal users and systems. A partner's capture would write custody
+    (UnitCustody) and so widen its own scope; until capture checks that a partner names only
+    objects it supplied or holds, partners are refused (they query, scoped, instead)."""
+    user = _user(request)
+    if user is None or user.party_id is None:
+        return None
+    return problem(
+        403,
+        "epcisException:SecurityException",
+        "EPCIS capture is for internal users and systems; partner accounts may query the "
+        "events of their own devices",
+    )
+
+
 def _capture_streamed(request: HttpRequest, size: int, behaviour: str) -> HttpResponse:
     """A large document goes to a spooled temporary file and is captured as a stream."""
     media = request.content_type or ""
@@ -129,6 +144,8 @@ def _capture_streamed(request: HttpRequest, size: int, behaviour: str) -> HttpRe
 @require_http_methods(["GET", "POST"])
 @authenticated("epcis:capture")
 def capture(request: HttpRequest) -> HttpResponse:
+    if (refused := _partner_refused(request)) is not None:
+        return refused
     if request.method == "GET":
         jobs = CaptureJob.objects.filter(user=_user(request)).order_by("-created_at")[:100]
         return json_response([job_document(j) for j in jobs], content_type="application/json")
@@ -154,6 +171,8 @@ def capture(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 @authenticated("epcis:capture")
 def capture_job(request: HttpRequest, capture_id: str) -> HttpResponse:
+    if (refused := _partner_refused(request)) is not None:
+        return refused
     try:
         job = CaptureJob.objects.get(pk=UUID(capture_id))
     except (ValueError, CaptureJob.DoesNotExist):
@@ -165,6 +184,8 @@ def capture_job(request: HttpRequest, capture_id: str) -> HttpResponse:
 
 def post_event(request: HttpRequest) -> HttpResponse:
     """POST /epcis/events: one event, 201 with its Location."""
+    if (refused := _partner_refused(request)) is not None:
+        return refused
     data, error = _body(request)
     if error is not None:
         return error

@@ -4,9 +4,11 @@ Views stay thin: parse the request, call a selector from ``epcis_query_select``,
 error is an RFC 7807 problem with the EPCIS exception type the OpenAPI names; every response
 carries the GS1 headers.
 
-Partner users (a Party's staff) are refused here until partner custody scoping covers the
-ledger (DESIGN §9: hospital_a must never see hospital_b's devices); the query returns events of
-every party.
+Partner users (a Party's staff) query through the same views, scoped by
+``medtrace.accounts.scoping`` (DESIGN §9): events outside their party's scope are simply not in
+the results, an out-of-scope event or EPC named in the path answers 404 (as if it did not
+exist), and each returned event has its EPC lists cut to the objects in scope
+(``scoping.redact_events``). Capture stays refused to partners (``epcis_capture``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+
+from medtrace.accounts import scoping
+from medtrace.accounts.models import User
 
 from . import epcis_capture
 from .epcis_http import authenticated, gs1_headers, json_response, problem
@@ -133,25 +138,25 @@ def unknown(request: HttpRequest, rest: str) -> HttpResponse:
     return not_found(f"EPCIS resource /epcis/{rest}; GET /epcis/ lists the top-level resources")
 
 
-def internal(view: View) -> View:
-    """Refuse partner users: the ledger query is not scoped by custody (module docstring)."""
-
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if getattr(request.user, "party_id", None) is not None:
-            return problem(
-                403,
-                SECURITY,
-                "EPCIS queries over the whole ledger are for internal users; partner accounts "
-                "see their devices through the partner portal",
-            )
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 def query_view(view: View) -> View:
-    """Bearer token with epcis:query (or a session), internal users only."""
-    return authenticated("epcis:query")(internal(view))
+    """Bearer token with epcis:query (or a session); partners are scoped by the selectors."""
+    return authenticated("epcis:query")(view)
+
+
+def request_user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+def scoped(query: EventQuery, user: User | None) -> EventQuery:
+    """``query`` limited to the events ``user`` may see (unchanged for internal users)."""
+    if scoping.is_partner(user):
+        query.q &= scoping.event_q(user)
+    return query
+
+
+def documents(events: list[Any], user: User | None) -> list[dict[str, Any]]:
+    """The events as ``user`` may read them: a partner's with other parties' EPCs removed."""
+    return scoping.redact_events(user, [event_document(e) for e in events])
 
 
 def _version(text: str) -> tuple[int, ...] | None:
@@ -314,6 +319,7 @@ def events_response(
                     "perPage and nextPageToken; change the query definition instead",
                 )
         query = _merge(parse_query(fixed, from_url=False), parse_query(given, from_url=True))
+        query = scoped(query, request_user(request))
         if (
             not token
             and query.max_event_count is not None
@@ -344,7 +350,7 @@ def events_response(
             "n": served,
         }
         headers.update(next_link(request, size, token_dump(state)))
-    body = query_document([event_document(e) for e in events], query_name=query_name)
+    body = query_document(documents(events, request_user(request)), query_name=query_name)
     return json_response(body, content_type=media, headers=headers)
 
 
@@ -364,10 +370,11 @@ def _event_get(request: HttpRequest, event_id: str) -> HttpResponse:
     media = negotiate(request)
     if isinstance(media, HttpResponse):
         return media
-    event = event_by_id(event_id)
-    if event is None:
+    user = request_user(request)
+    event = event_by_id(event_id, user=user)
+    if event is None:  # or outside a partner's scope: the same answer
         return not_found(f"event with eventID {event_id}")
-    body = query_document([event_document(event)], query_name=SIMPLE_EVENT_QUERY)
+    body = query_document(documents([event], user), query_name=SIMPLE_EVENT_QUERY)
     return json_response(body, content_type=media, headers={"GS1-EPC-Format": "Never_Translates"})
 
 
@@ -420,13 +427,26 @@ def _collection_get(request: HttpRequest, resource_name: str) -> HttpResponse:
             )
     except QueryError as exc:
         return query_problem(exc)
-    members, more = collection_page(resource_name, after=after, size=size)
+    members, more = collection_page(
+        resource_name, after=after, size=size, user=request_user(request)
+    )
     headers: dict[str, str] = {}
     if more and members:
         state = {"p": request.path, "u": _user_key(request), "a": members[-1]}
         headers = next_link(request, size, token_dump(state))
     body = {"@context": EPCIS_CONTEXT, "type": "Collection", "member": members}
     return json_response(body, content_type=media, headers=headers)
+
+
+def _hidden_epc(request: HttpRequest, resource_name: str, value: str) -> bool:
+    """An EPC outside a partner's scope: 404, even where an event in scope names it (that
+    event comes back with the EPC redacted)."""
+    user = request_user(request)
+    if resource_name != "epcs" or not scoping.is_partner(user):
+        return False
+    from .identifiers import EpcResolver
+
+    return not scoping.epcs_in_scope(user, [EpcResolver().canonical(value)])
 
 
 def _item_get(request: HttpRequest, resource_name: str, value: str) -> HttpResponse:
@@ -438,7 +458,11 @@ def _item_get(request: HttpRequest, resource_name: str, value: str) -> HttpRespo
         query = parse_query({_PATH_PARAMETER[resource_name]: [value]}, from_url=False)
     except QueryError:
         return not_found(f"{resource_name} member {value}")
-    if not standard_member(resource_name, value) and not events_exist(query):
+    if _hidden_epc(request, resource_name, value):
+        return not_found(f"{resource_name} member {value}")
+    if not standard_member(resource_name, value) and not events_exist(
+        scoped(query, request_user(request))
+    ):
         return not_found(f"{resource_name} member {value}")
     return _collection(["events"], media)
 
@@ -448,6 +472,8 @@ def _item_events_get(request: HttpRequest, resource_name: str, value: str) -> Ht
     try:
         parse_query({parameter: [value]}, from_url=False)
     except QueryError:
+        return not_found(f"{resource_name} member {value}")
+    if _hidden_epc(request, resource_name, value):
         return not_found(f"{resource_name} member {value}")
     return events_response(request, fixed={parameter: [value]})
 

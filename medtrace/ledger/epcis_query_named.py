@@ -1,8 +1,10 @@
 """EPCIS 2.0 REST binding: named queries and their webhook subscriptions (/queries/...).
 
-Named queries are shared by every client of the repository (EPCIS §8.2.5); only their creator
-(or an administrator) may delete one. A subscription belongs to the user who made it: its
-callback URL is that client's business, so others neither list nor see it.
+Named queries are shared by every internal client of the repository (EPCIS §8.2.5); only their
+creator (or an administrator) may delete one. A partner user sees and runs only the queries its
+own users created (another's is 404), and its results are scoped to its party (see
+``epcis_query``). A subscription belongs to the user who made it: its callback URL is that
+client's business, so others neither list nor see it; what it delivers is scoped to its creator.
 """
 
 from __future__ import annotations
@@ -76,8 +78,17 @@ def _json_body(request: HttpRequest) -> Any:
         ) from None
 
 
-def _query_or_404(name: str) -> NamedQuery | HttpResponse:
-    query = NamedQuery.objects.filter(name=name).first()
+def _named_queries(request: HttpRequest) -> QuerySet[NamedQuery]:
+    """The named queries the user may see: all of them, or a partner's own party's."""
+    qs = NamedQuery.objects.all()
+    user = _user(request)
+    if user is not None and user.party_id is not None:
+        qs = qs.filter(created_by__party_id=user.party_id)
+    return qs
+
+
+def _query_or_404(request: HttpRequest, name: str) -> NamedQuery | HttpResponse:
+    query = _named_queries(request).filter(name=name).first()
     if query is None:
         return problem(
             404,
@@ -109,7 +120,7 @@ def _queries_get(request: HttpRequest) -> HttpResponse:
         after = page_state(request, token)["a"] if token else None
     except QueryError as exc:
         return query_problem(exc)
-    qs = NamedQuery.objects.order_by("name")
+    qs = _named_queries(request).order_by("name")
     if after is not None:
         qs = qs.filter(name__gt=after)
     rows = list(qs[: size + 1])
@@ -142,7 +153,7 @@ queries = resource(
 
 
 def _query_get(request: HttpRequest, name: str) -> HttpResponse:
-    query = _query_or_404(name)
+    query = _query_or_404(request, name)
     if isinstance(query, HttpResponse):
         return query
     return json_response(_definition(query), content_type="application/json")
@@ -154,7 +165,7 @@ def _may_change(request: HttpRequest, owner_id: int | None) -> bool:
 
 
 def _query_delete(request: HttpRequest, name: str) -> HttpResponse:
-    query = _query_or_404(name)
+    query = _query_or_404(request, name)
     if isinstance(query, HttpResponse):
         return query
     if not _may_change(request, query.created_by_id):
@@ -171,7 +182,7 @@ query_detail = resource(
 
 
 def _query_events_get(request: HttpRequest, name: str) -> HttpResponse:
-    query = _query_or_404(name)
+    query = _query_or_404(request, name)
     if isinstance(query, HttpResponse):
         return query
     asked = sorted(_WEBSOCKET & set(request.GET))
@@ -221,7 +232,7 @@ def _visible(request: HttpRequest, query: NamedQuery) -> QuerySet[QuerySubscript
 
 
 def _subscriptions_get(request: HttpRequest, name: str) -> HttpResponse:
-    query = _query_or_404(name)
+    query = _query_or_404(request, name)
     if isinstance(query, HttpResponse):
         return query
     try:
@@ -245,7 +256,7 @@ def _subscriptions_get(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _subscriptions_post(request: HttpRequest, name: str) -> HttpResponse:
-    query = _query_or_404(name)
+    query = _query_or_404(request, name)
     if isinstance(query, HttpResponse):
         return query
     try:
@@ -272,7 +283,7 @@ subscriptions = resource(
 def _subscription_or_404(
     request: HttpRequest, name: str, subscription_id: str
 ) -> QuerySubscription | HttpResponse:
-    query = _query_or_404(name)
+    query = _query_or_404(request, name)
     if isinstance(query, HttpResponse):
         return query
     try:

@@ -22,11 +22,13 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from medtrace.accounts import scoping
+from medtrace.accounts.models import User
 from medtrace.lib.epcis import cbv
 from medtrace.lib.epcis.jsonld import KNOWN_CONTEXTS, STANDARD_CONTEXT_PREFIXES
 
 from .epcis_query_params import EventQuery, QueryError
-from .models import Event, EventEpc, EventRetraction, EventType
+from .models import Event, EventEpc, EventRetraction, EventType, UnitCustody
 
 __all__ = [
     "EPCIS_CONTEXT",
@@ -158,8 +160,10 @@ def event_count_exceeds(query: EventQuery, limit: int) -> bool:
     return _filtered(query).order_by()[: limit + 1].count() > limit
 
 
-def event_by_id(event_id: str) -> Event | None:
-    return Event.objects.select_related("retraction").filter(event_id=event_id).first()
+def event_by_id(event_id: str, *, user: User | None = None) -> Event | None:
+    """The event, or None when unknown or outside a partner ``user``'s scope."""
+    qs = Event.objects.select_related("retraction").filter(event_id=event_id)
+    return scoping.scope_events(user, qs).first()
 
 
 def _retraction(event: Event) -> EventRetraction | None:
@@ -253,9 +257,12 @@ def query_document(
 # -- value collections (/eventTypes, /epcs, /bizSteps, ...) -----------------------------------
 
 
-def _distinct_events(column: str) -> Callable[[str | None, int], list[str]]:
-    def fetch(after: str | None, limit: int) -> list[str]:
-        qs = Event.objects.filter(**{f"{column}__isnull": False})
+Fetch = Callable[[str | None, int, User | None], list[str]]
+
+
+def _distinct_events(column: str) -> Fetch:
+    def fetch(after: str | None, limit: int, user: User | None) -> list[str]:
+        qs = scoping.scope_events(user, Event.objects.filter(**{f"{column}__isnull": False}))
         if after is not None:
             qs = qs.filter(**{f"{column}__gt": after})
         return list(qs.order_by(column).values_list(column, flat=True).distinct()[:limit])
@@ -263,15 +270,19 @@ def _distinct_events(column: str) -> Callable[[str | None, int], list[str]]:
     return fetch
 
 
-def _distinct_epcs(after: str | None, limit: int) -> list[str]:
-    qs = EventEpc.objects.all()
+def _distinct_epcs(after: str | None, limit: int, user: User | None) -> list[str]:
+    qs: QuerySet[Any] = EventEpc.objects.all()
+    ids = scoping.partner_ids(user)
+    if ids is not None:
+        # A partner's EPCs are those in its custody (EPC classes aside): read them from there.
+        qs = UnitCustody.objects.filter(party__in=ids).exclude(epc__startswith="urn:epc:class:")
     if after is not None:
         qs = qs.filter(epc__gt=after)
     return list(qs.order_by("epc").values_list("epc", flat=True).distinct()[:limit])
 
 
-_COLLECTIONS: dict[str, tuple[Callable[[str | None, int], list[str]], frozenset[str]]] = {
-    "eventTypes": (lambda after, limit: [], frozenset(EventType.values)),
+_COLLECTIONS: dict[str, tuple[Fetch, frozenset[str]]] = {
+    "eventTypes": (lambda after, limit, user: [], frozenset(EventType.values)),
     "epcs": (_distinct_epcs, frozenset()),
     "bizSteps": (_distinct_events("biz_step"), cbv.BIZ_STEPS),
     "dispositions": (_distinct_events("disposition"), cbv.DISPOSITIONS),
@@ -280,11 +291,14 @@ _COLLECTIONS: dict[str, tuple[Callable[[str | None, int], list[str]], frozenset[
 }
 
 
-def collection_page(resource: str, *, after: str | None, size: int) -> tuple[list[str], bool]:
+def collection_page(
+    resource: str, *, after: str | None, size: int, user: User | None = None
+) -> tuple[list[str], bool]:
     """Values of a top-level resource in code-point order: the standard ones (the five event
-    types, CBV terms) merged with those the ledger holds. One query at most."""
+    types, CBV terms) merged with those the ledger holds (for a partner, those of the events
+    in its scope). One query at most."""
     fetch, standard = _COLLECTIONS[resource]
-    stored = fetch(after, size + 1)
+    stored = fetch(after, size + 1, user)
     merged = sorted({v for v in standard if after is None or v > after} | set(stored))
     page = merged[: size + 1]
     return page[:size], len(page) > size

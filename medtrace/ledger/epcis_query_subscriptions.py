@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 
 from .epcis_query_params import EventQuery, QueryError, parse_query, parse_time
@@ -273,6 +274,10 @@ def subscription_results(
     The query's own orderBy / eventCountLimit / maxEventCount do not apply: a subscription
     delivers every new match, in recordTime order. The list may be empty; whether to send it
     then is the subscription's ``report_if_empty``.
+
+    A subscription made by a partner user delivers only what that user may query, redacted
+    (``medtrace.accounts.scoping``). Load the subscription with
+    ``select_related("query", "created_by")`` to keep this to one statement.
     """
     stored = parse_query(subscription.query.query, from_url=False)
     query = EventQuery(
@@ -289,9 +294,13 @@ def subscription_results(
         query.record_ge = max(filter(None, (query.record_ge, subscription.last_record_time)))
     else:
         after = [subscription.last_record_time.isoformat(), subscription.last_event_pk]
+    # A partner's subscription delivers what its creator may query, redacted the same way.
+    owner = subscription.created_by
+    if scoping.is_partner(owner):
+        query.q &= scoping.event_q(owner)
     page = event_page(query, after=after, size=limit)
     return query_document(
-        [event_document(e) for e in page.events],
+        scoping.redact_events(owner, [event_document(e) for e in page.events]),
         query_name=subscription.query.name,
         subscription_id=str(subscription.pk),
     )

@@ -461,6 +461,8 @@ def test_subscription_results_take_a_fixed_number_of_statements(
 ):
     subscription = _subscribe(shipping_query, qa_manager)
     capture(*[ship(n) for n in range(20)], user=qa_manager)
-    subscription = QuerySubscription.objects.select_related("query").get(pk=subscription.pk)
+    subscription = QuerySubscription.objects.select_related("query", "created_by").get(
+        pk=subscription.pk
+    )
     with django_assert_max_num_queries(1):
         assert len(delivered_ids(subscription_results(subscription, now=_later()))) == 20
