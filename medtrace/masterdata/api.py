@@ -1,13 +1,20 @@
-"""Master-data endpoints: thin wrappers over services and selectors."""
+"""Master-data endpoints: thin wrappers over services and selectors.
+
+Partner users (DESIGN §9) read through ``medtrace.accounts.scoping``: their own Party and
+Locations and the products of the units in their scope; materials and BOMs not at all. An object
+outside that scope is 404 for reads and writes alike; writing an object in scope needs the
+model permission like anyone else's (403).
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
+from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
 from medtrace.errors import PermissionDenied
@@ -44,6 +51,8 @@ router = Router(tags=["master data"])
 
 def _read(request: HttpRequest, model: str) -> None:
     require_scope(request, "masterdata:read")
+    if scoping.is_partner(_actor(request)):
+        return  # a partner reads its own scope (the querysets below), whatever its perms
     if not request.user.has_perm(f"masterdata.view_{model}"):
         raise PermissionDenied(f"Your role cannot view {model} records")
 
@@ -58,6 +67,26 @@ def _write(request: HttpRequest) -> None:
     require_scope(request, "masterdata:write")
 
 
+def _parties(request: HttpRequest, qs: QuerySet[Party] | None = None) -> QuerySet[Party]:
+    return scoping.scope_parties(_actor(request), Party.objects.all() if qs is None else qs)
+
+
+def _locations(request: HttpRequest, qs: QuerySet[Location] | None = None) -> QuerySet[Location]:
+    return scoping.scope_locations(_actor(request), Location.objects.all() if qs is None else qs)
+
+
+def _products(request: HttpRequest, qs: QuerySet[Product] | None = None) -> QuerySet[Product]:
+    return scoping.scope_products(_actor(request), Product.objects.all() if qs is None else qs)
+
+
+def _materials(request: HttpRequest, qs: QuerySet[Material] | None = None) -> QuerySet[Material]:
+    return scoping.unscoped_nothing(_actor(request), Material.objects.all() if qs is None else qs)
+
+
+def _boms(request: HttpRequest, qs: QuerySet[Bom] | None = None) -> QuerySet[Bom]:
+    return scoping.unscoped_nothing(_actor(request), Bom.objects.all() if qs is None else qs)
+
+
 # Parties -------------------------------------------------------------------------------------
 
 
@@ -65,7 +94,7 @@ def _write(request: HttpRequest) -> None:
 @paginate(LimitOffsetPagination)
 def list_parties(request: HttpRequest, role: str | None = None, q: str | None = None):
     _read(request, "party")
-    return selectors.party_list(role=role, q=q)
+    return _parties(request, selectors.party_list(role=role, q=q))
 
 
 @router.post("/parties", response={201: PartyOut})
@@ -87,13 +116,15 @@ def create_party(request: HttpRequest, payload: PartyIn) -> Status:
 @router.get("/parties/{party_id}", response=PartyOut)
 def get_party(request: HttpRequest, party_id: int) -> Party:
     _read(request, "party")
-    return get_object_or_404(Party.objects.prefetch_related("licences"), pk=party_id)
+    return scoping.visible_or_404(
+        _parties(request, Party.objects.prefetch_related("licences")), "party", pk=party_id
+    )
 
 
 @router.patch("/parties/{party_id}", response=PartyOut)
 def update_party(request: HttpRequest, party_id: int, payload: PartyPatch) -> Party:
     _write(request)
-    party = get_object_or_404(Party, pk=party_id)
+    party = scoping.visible_or_404(_parties(request), "party", pk=party_id)
     return services.party_update(
         party=party, data=payload.model_dump(exclude_unset=True), user=_actor(request)
     )
@@ -102,7 +133,7 @@ def update_party(request: HttpRequest, party_id: int, payload: PartyPatch) -> Pa
 @router.post("/parties/{party_id}/licences", response={201: LicenceOut})
 def add_licence(request: HttpRequest, party_id: int, payload: LicenceIn):
     _write(request)
-    party = get_object_or_404(Party, pk=party_id)
+    party = scoping.visible_or_404(_parties(request), "party", pk=party_id)
     licence = services.licence_add(party=party, data=payload.model_dump(), user=_actor(request))
     return Status(201, licence)
 
@@ -111,7 +142,9 @@ def add_licence(request: HttpRequest, party_id: int, payload: LicenceIn):
 def delete_party(request: HttpRequest, party_id: int) -> Status:
     """Delete a party entered by mistake; a referenced party answers 409 (deactivate it)."""
     _write(request)
-    services.party_delete(party=get_object_or_404(Party, pk=party_id), user=_actor(request))
+    services.party_delete(
+        party=scoping.visible_or_404(_parties(request), "party", pk=party_id), user=_actor(request)
+    )
     return Status(204, None)
 
 
@@ -126,7 +159,7 @@ def list_locations(
     kind: str | None = None,
 ):
     _read(request, "location")
-    return selectors.location_list(party_id=party_id, kind=kind)
+    return _locations(request, selectors.location_list(party_id=party_id, kind=kind))
 
 
 @router.post("/locations", response={201: LocationOut})
@@ -139,13 +172,13 @@ def create_location(request: HttpRequest, payload: LocationIn):
 @router.get("/locations/{location_id}", response=LocationOut)
 def get_location(request: HttpRequest, location_id: int) -> Location:
     _read(request, "location")
-    return get_object_or_404(Location, pk=location_id)
+    return scoping.visible_or_404(_locations(request), "location", pk=location_id)
 
 
 @router.patch("/locations/{location_id}", response=LocationOut)
 def update_location(request: HttpRequest, location_id: int, payload: LocationPatch) -> Location:
     _write(request)
-    location = get_object_or_404(Location, pk=location_id)
+    location = scoping.visible_or_404(_locations(request), "location", pk=location_id)
     return services.location_update(
         location=location, data=payload.model_dump(exclude_unset=True), user=_actor(request)
     )
@@ -154,7 +187,7 @@ def update_location(request: HttpRequest, location_id: int, payload: LocationPat
 @router.delete("/locations/{location_id}", response={204: None})
 def delete_location(request: HttpRequest, location_id: int) -> Status:
     _write(request)
-    location = get_object_or_404(Location, pk=location_id)
+    location = scoping.visible_or_404(_locations(request), "location", pk=location_id)
     services.location_delete(location=location, user=_actor(request))
     return Status(204, None)
 
@@ -170,7 +203,7 @@ def list_products(
     active: bool | None = None,
 ):
     _read(request, "product")
-    return selectors.product_list(q=q, active=active)
+    return _products(request, selectors.product_list(q=q, active=active))
 
 
 @router.post("/products", response={201: ProductOut})
@@ -185,13 +218,15 @@ def create_product(request: HttpRequest, payload: ProductIn):
 @router.get("/products/{product_id}", response=ProductOut)
 def get_product(request: HttpRequest, product_id: int) -> Product:
     _read(request, "product")
-    return get_object_or_404(selectors.product_list(), pk=product_id)
+    return scoping.visible_or_404(
+        _products(request, selectors.product_list()), "product", pk=product_id
+    )
 
 
 @router.patch("/products/{product_id}", response=ProductOut)
 def update_product(request: HttpRequest, product_id: int, payload: ProductPatch) -> Product:
     _write(request)
-    product = get_object_or_404(Product, pk=product_id)
+    product = scoping.visible_or_404(_products(request), "product", pk=product_id)
     services.product_update(
         product=product, data=payload.model_dump(exclude_unset=True), user=_actor(request)
     )
@@ -201,7 +236,7 @@ def update_product(request: HttpRequest, product_id: int, payload: ProductPatch)
 @router.post("/products/{product_id}/identifiers", response={201: IdentifierOut})
 def add_identifier(request: HttpRequest, product_id: int, payload: IdentifierIn):
     _write(request)
-    product = get_object_or_404(Product, pk=product_id)
+    product = scoping.visible_or_404(_products(request), "product", pk=product_id)
     with transaction.atomic():
         identifier = services.identifier_add(
             product=product, data=payload.model_dump(), user=_actor(request)
@@ -213,7 +248,7 @@ def add_identifier(request: HttpRequest, product_id: int, payload: IdentifierIn)
 @router.delete("/products/{product_id}", response={204: None})
 def delete_product(request: HttpRequest, product_id: int) -> Status:
     _write(request)
-    product = get_object_or_404(Product, pk=product_id)
+    product = scoping.visible_or_404(_products(request), "product", pk=product_id)
     services.product_delete(product=product, user=_actor(request))
     return Status(204, None)
 
@@ -225,7 +260,7 @@ def delete_product(request: HttpRequest, product_id: int) -> Status:
 @paginate(LimitOffsetPagination)
 def list_materials(request: HttpRequest, q: str | None = None):
     _read(request, "material")
-    return selectors.material_list(q=q)
+    return _materials(request, selectors.material_list(q=q))
 
 
 @router.post("/materials", response={201: MaterialOut})
@@ -242,13 +277,15 @@ def create_material(request: HttpRequest, payload: MaterialIn):
 @router.get("/materials/{material_id}", response=MaterialOut)
 def get_material(request: HttpRequest, material_id: int) -> Material:
     _read(request, "material")
-    return get_object_or_404(selectors.material_list(), pk=material_id)
+    return scoping.visible_or_404(
+        _materials(request, selectors.material_list()), "material", pk=material_id
+    )
 
 
 @router.patch("/materials/{material_id}", response=MaterialOut)
 def update_material(request: HttpRequest, material_id: int, payload: MaterialPatch) -> Material:
     _write(request)
-    material = get_object_or_404(Material, pk=material_id)
+    material = scoping.visible_or_404(_materials(request), "material", pk=material_id)
     services.material_update(
         material=material, data=payload.model_dump(exclude_unset=True), user=_actor(request)
     )
@@ -262,7 +299,7 @@ def add_material_supplier(
     payload: MaterialSupplierIn,
 ):
     _write(request)
-    material = get_object_or_404(Material, pk=material_id)
+    material = scoping.visible_or_404(_materials(request), "material", pk=material_id)
     source = services.material_supplier_add(
         material=material, data=payload.model_dump(), user=_actor(request)
     )
@@ -272,7 +309,7 @@ def add_material_supplier(
 @router.delete("/materials/{material_id}", response={204: None})
 def delete_material(request: HttpRequest, material_id: int) -> Status:
     _write(request)
-    material = get_object_or_404(Material, pk=material_id)
+    material = scoping.visible_or_404(_materials(request), "material", pk=material_id)
     services.material_delete(material=material, user=_actor(request))
     return Status(204, None)
 
@@ -284,13 +321,13 @@ def delete_material(request: HttpRequest, material_id: int) -> Status:
 @paginate(LimitOffsetPagination)
 def list_boms(request: HttpRequest, product_id: int | None = None):
     _read(request, "bom")
-    return selectors.bom_list(product_id=product_id)
+    return _boms(request, selectors.bom_list(product_id=product_id))
 
 
 @router.post("/boms", response={201: BomOut})
 def create_bom(request: HttpRequest, payload: BomIn):
     _write(request)
-    product = get_object_or_404(Product, pk=payload.product_id)
+    product = scoping.visible_or_404(_products(request), "product", pk=payload.product_id)
     bom = services.bom_create(
         product=product,
         version=payload.version,
@@ -305,13 +342,13 @@ def create_bom(request: HttpRequest, payload: BomIn):
 @router.get("/boms/{bom_id}", response=BomOut)
 def get_bom(request: HttpRequest, bom_id: int) -> Bom:
     _read(request, "bom")
-    return get_object_or_404(selectors.bom_list(), pk=bom_id)
+    return scoping.visible_or_404(_boms(request, selectors.bom_list()), "BOM", pk=bom_id)
 
 
 @router.post("/boms/{bom_id}/lines", response={201: BomLineOut})
 def add_bom_line(request: HttpRequest, bom_id: int, payload: BomLineIn):
     _write(request)
-    bom = get_object_or_404(Bom, pk=bom_id)
+    bom = scoping.visible_or_404(_boms(request), "BOM", pk=bom_id)
     line = services.bom_line_add(bom=bom, data=payload.model_dump(), user=_actor(request))
     return Status(201, line)
 
@@ -319,7 +356,7 @@ def add_bom_line(request: HttpRequest, bom_id: int, payload: BomLineIn):
 @router.post("/boms/{bom_id}/release", response=BomOut)
 def release_bom(request: HttpRequest, bom_id: int) -> Bom:
     _write(request)
-    bom = get_object_or_404(Bom, pk=bom_id)
+    bom = scoping.visible_or_404(_boms(request), "BOM", pk=bom_id)
     services.bom_release(bom=bom, user=_actor(request))
     return selectors.bom_list().get(pk=bom_id)
 
@@ -328,5 +365,7 @@ def release_bom(request: HttpRequest, bom_id: int) -> Bom:
 def delete_bom(request: HttpRequest, bom_id: int) -> Status:
     """Delete a draft BOM; released and obsolete versions are kept."""
     _write(request)
-    services.bom_delete(bom=get_object_or_404(Bom, pk=bom_id), user=_actor(request))
+    services.bom_delete(
+        bom=scoping.visible_or_404(_boms(request), "BOM", pk=bom_id), user=_actor(request)
+    )
     return Status(204, None)

@@ -1,4 +1,8 @@
-"""Identify any UDI, and render UDI labels (PNG/SVG)."""
+"""Identify any UDI, and render UDI labels (PNG/SVG).
+
+A partner user (DESIGN §9) identifies any code, but learns the product only when it is in its
+scope (``medtrace.accounts.scoping.scope_products``); a label of another product is 404.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,26 @@ from datetime import date
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
+from medtrace.accounts import scoping
+from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.errors import NotFound
 
 from . import labelling, selectors
 from .models import Product
 
 router = Router(tags=["identifiers and labels"])
+
+
+def _visible(request: HttpRequest, product: Product | None) -> Product | None:
+    """``product`` if the requesting user may see it (a partner: a product of its units)."""
+    user = request.user if isinstance(request.user, User) else None
+    if product is None or not scoping.is_partner(user):
+        return product
+    return scoping.scope_products(user, Product.objects.filter(pk=product.pk)).first()
+
 
 _IMAGE_RESPONSES: dict[str, Any] = {
     "responses": {
@@ -59,6 +74,7 @@ def identify(request: HttpRequest, udi: str) -> dict[str, Any]:
     """Parse any identifier form (raw scan, element string, Digital Link, HIBC, EPC URN)."""
     require_scope(request, "masterdata:read")
     identity, product = selectors.resolve_udi(udi)
+    product = _visible(request, product)
     hibc = identity.hibc
     return {
         "scheme": identity.scheme,
@@ -93,6 +109,10 @@ def label_from_udi(
 ) -> HttpResponse:
     """Render the label for a UDI given in any form; its DI must belong to a product."""
     require_scope(request, "labels:read")
+    identity, product = selectors.resolve_udi(udi)
+    if product is not None and _visible(request, product) is None:
+        # The same answer as an unknown DI (labelling.request_from_udi).
+        raise NotFound(f"udi: DI {identity.di} belongs to no product in medtrace", field="udi")
     req = labelling.request_from_udi(udi, symbology=symbology)
     content, media_type = labelling.render(req, format)
     return _image(content, media_type, f"udi-label.{format}")
@@ -112,7 +132,13 @@ def product_label(
 ) -> HttpResponse:
     """Render the label of one unit (serial) or lot of a product."""
     require_scope(request, "labels:read")
-    product = get_object_or_404(Product, pk=product_id)
+    product = scoping.visible_or_404(
+        scoping.scope_products(
+            request.user if isinstance(request.user, User) else None, Product.objects.all()
+        ),
+        "product",
+        pk=product_id,
+    )
     req = labelling.LabelRequest(
         product=product,
         serial=serial,

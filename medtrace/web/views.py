@@ -1,4 +1,8 @@
-"""Pages for people. Thin: parse the request, call a selector or service, render."""
+"""Pages for people. Thin: parse the request, call a selector or service, render.
+
+A partner user sees only the products in its scope (``medtrace.accounts.scoping``); any other
+product page is 404, like one that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,17 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.audit.signatures import signatures_for
 from medtrace.errors import MedtraceError, ValidationFailed
 from medtrace.masterdata import labelling, selectors
 from medtrace.masterdata.models import Product
 from medtrace.trace.selectors import resolve_target
+
+
+def _user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
 
 
 @login_required
@@ -26,7 +35,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def product_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
-    products = selectors.product_list(q=q or None)
+    products = scoping.scope_products(_user(request), selectors.product_list(q=q or None))
     return render(request, "web/product_list.html", {"products": products, "q": q})
 
 
@@ -49,8 +58,10 @@ def _sample_query(product: Product) -> str:
 
 @login_required
 def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    product = get_object_or_404(selectors.product_list(), pk=pk)
-    boms = selectors.bom_list(product_id=product.pk)
+    product = get_object_or_404(
+        scoping.scope_products(_user(request), selectors.product_list()), pk=pk
+    )
+    boms = scoping.unscoped_nothing(_user(request), selectors.bom_list(product_id=product.pk))
     return render(
         request,
         "web/product_detail.html",
@@ -77,7 +88,9 @@ def _date_param(request: HttpRequest, name: str) -> date | None:
 
 @login_required
 def product_label(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
-    product = get_object_or_404(Product, pk=pk)
+    product = get_object_or_404(
+        scoping.scope_products(_user(request), Product.objects.all()), pk=pk
+    )
     try:
         if fmt not in ("png", "svg"):
             raise ValidationFailed("format: expected png or svg", field="format")
@@ -105,6 +118,9 @@ def scan(request: HttpRequest) -> HttpResponse:
     if code.strip():
         try:
             identity, product = selectors.resolve_udi(code)
+            if product is not None:
+                scoped = Product.objects.filter(pk=product.pk)
+                product = scoping.scope_products(_user(request), scoped).first()
             context.update(identity=identity, product=product)
         except MedtraceError as exc:
             context["error"] = exc.message
