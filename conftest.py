@@ -41,6 +41,18 @@ def _english_outside_requests() -> Any:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Any:
+    """Rate-limit counters live in the cache; every test starts without any."""
+    from django.conf import settings
+
+    if settings.configured:
+        from django.core.cache import cache
+
+        cache.clear()
+    yield
+
+
 def _user(
     username: str, *, role: str | None = None, party: Any = None, superuser: bool = False
 ) -> Any:

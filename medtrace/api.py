@@ -11,7 +11,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from medtrace.accounts.services import token_authenticate
-from medtrace.errors import MedtraceError, PermissionDenied
+from medtrace.errors import MedtraceError, PermissionDenied, RateLimited
 
 
 class BearerAuth(HttpBearer):
@@ -51,7 +51,10 @@ def _error(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpRespo
 
 @api.exception_handler(MedtraceError)
 def _medtrace_error(request: HttpRequest, exc: MedtraceError) -> HttpResponse:
-    return _error(request, exc.status, exc.as_dict())
+    response = _error(request, exc.status, exc.as_dict())
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _loc_to_field(loc: list[Any] | tuple[Any, ...]) -> str | None:

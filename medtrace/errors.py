@@ -62,3 +62,14 @@ class NotFound(MedtraceError):
 class Conflict(MedtraceError):
     code = "conflict"
     status = 409
+
+
+class RateLimited(MedtraceError):
+    """Too many requests from one client; ``retry_after`` is the wait in whole seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

@@ -172,6 +172,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "medtrace.audit.middleware.RequestIdMiddleware",
+    # After authentication (it counts capture per token or user): 429 beyond RATE_LIMITS.
+    "medtrace.core.ratelimit.RateLimitMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -263,6 +265,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# 429 with Retry-After (axes' own answer has no Retry-After).
+AXES_LOCKOUT_CALLABLE = "medtrace.accounts.lockout.lockout_response"
 
 # Rate limits: "requests/seconds" per client. Over the limit the answer is 429 with Retry-After.
 RATE_LIMITS = {

@@ -1,14 +1,22 @@
-"""Account writes: API tokens."""
+"""Account writes: API tokens.
+
+Every token created or revoked leaves an audit entry (action ``token``) naming the token's
+owner, prefix, name, scopes and expiry; never the secret or its hash.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from medtrace.audit import services as audit
+from medtrace.audit.models import AuditAction
 from medtrace.errors import ValidationFailed
 
 from .models import ApiToken, User
@@ -25,6 +33,28 @@ KNOWN_SCOPES = frozenset(
         "recall:ack",
     }
 )
+# What a partner's token may carry: the reads that partner scoping (accounts/scoping.py) limits
+# to the party's custody, recall acknowledgement and implant records. Capture, master-data
+# writes, the audit trail and e-signing are for internal users and systems. A scope is only a
+# ceiling: the user's role and party scoping still decide every request.
+PARTNER_SCOPES = KNOWN_SCOPES & frozenset(
+    {
+        "masterdata:read",
+        "epcis:query",
+        "trace:read",
+        "recall:ack",
+        "implants:read",
+        "implants:write",
+    }
+)
+MAX_TOKEN_DAYS_UI = 365
+# last_used_at is written at most this often per token, so reads do not turn into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def scopes_for(user: User) -> frozenset[str]:
+    """The scopes a token of ``user`` may carry."""
+    return PARTNER_SCOPES if user.party_id is not None else KNOWN_SCOPES
 
 
 def hash_token(raw: str) -> str:
@@ -32,9 +62,18 @@ def hash_token(raw: str) -> str:
 
 
 def token_create(
-    *, user: User, scopes: list[str] | None = None, days: int | None = 90, name: str = ""
+    *,
+    user: User,
+    scopes: list[str] | None = None,
+    days: int | None = 90,
+    name: str = "",
+    actor: User | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its secret, which is shown once and never stored."""
+    """Create a token and return it with its secret, which is shown once and never stored.
+
+    ``actor`` is who creates it (the owner on the tokens page; None on the command line, where
+    the audit entry names the channel).
+    """
     scopes = sorted(set(scopes or []))
     unknown = [s for s in scopes if s not in KNOWN_SCOPES]
     if unknown:
@@ -42,8 +81,21 @@ def token_create(
             f"Unknown scope {unknown[0]!r}: expected one of {', '.join(sorted(KNOWN_SCOPES))}",
             field="scopes",
         )
+    allowed = scopes_for(user)
+    refused = [s for s in scopes if s not in allowed]
+    if refused:
+        raise ValidationFailed(
+            f"A partner user's token cannot carry the scope {refused[0]!r}: "
+            f"expected one of {', '.join(sorted(allowed))}",
+            field="scopes",
+        )
+    if not scopes:
+        raise ValidationFailed("Choose at least one scope", field="scopes")
     if days is not None and days < 1:
         raise ValidationFailed("A token must be valid for at least 1 day", field="days")
+    name = name.strip()
+    if len(name) > 100:
+        raise ValidationFailed("name: at most 100 characters", field="name")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -54,7 +106,26 @@ def token_create(
             scopes=scopes,
             expires_at=timezone.now() + timedelta(days=days) if days else None,
         )
+        audit.record(
+            action=AuditAction.TOKEN,
+            object_type="accounts.apitoken",
+            object_id=token.pk,
+            object_repr=str(token),
+            changes={"event": "created", **_token_facts(token)},
+            user=actor,
+        )
     return token, raw
+
+
+def _token_facts(token: ApiToken) -> dict[str, Any]:
+    # What the trail keeps of a token: never the secret or its hash.
+    return {
+        "owner": token.user.get_username(),
+        "name": token.name,
+        "prefix": token.prefix,
+        "scopes": list(token.scopes),
+        "expires_at": token.expires_at,
+    }
 
 
 def token_authenticate(raw: str) -> ApiToken | None:
@@ -70,10 +141,50 @@ def token_authenticate(raw: str) -> ApiToken | None:
     if token.expires_at is not None and token.expires_at <= now:
         return None
     # Touch last_used_at at most once a minute, so reads do not turn into writes.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
     return token
 
 
-def token_revoke(*, token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def token_revoke(*, token: ApiToken, actor: User | None = None) -> bool:
+    """Revoke a token; False (and no audit entry) when it was already revoked."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if not changed:
+            return False
+        token.revoked_at = now
+        audit.record(
+            action=AuditAction.TOKEN,
+            object_type="accounts.apitoken",
+            object_id=token.pk,
+            object_repr=str(token),
+            changes={"event": "revoked", **_token_facts(token), "revoked_at": now},
+            user=actor,
+        )
+    return True
+
+
+def token_status(token: ApiToken, *, now: Any = None) -> str:
+    """``revoked``, ``expired`` or ``active``."""
+    now = now or timezone.now()
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def token_list(*, user: User | None = None, live_only: bool = False) -> QuerySet[ApiToken]:
+    """Tokens, newest first; of one user when given; only usable ones with ``live_only``."""
+    qs = ApiToken.objects.select_related("user").order_by("-created_at", "-pk")
+    if user is not None:
+        qs = qs.filter(user=user)
+    if live_only:
+        qs = qs.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        )
+    return qs

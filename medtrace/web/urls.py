@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_trace
+from . import views, views_tokens, views_trace
 
 app_name = "web"
 
@@ -11,4 +11,6 @@ urlpatterns = [
     path("products/<int:pk>/label.<str:fmt>", views.product_label, name="product_label"),
     path("scan/", views.scan, name="scan"),
     path("trace/", views_trace.trace_page, name="trace"),
+    path("account/tokens/", views_tokens.token_page, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", views_tokens.token_revoke_view, name="token_revoke"),
 ]

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from medtrace.accounts.models import User
-from medtrace.accounts.services import KNOWN_SCOPES, token_create
+from medtrace.accounts.services import KNOWN_SCOPES, scopes_for, token_create
 from medtrace.errors import MedtraceError
 
 
@@ -21,7 +21,8 @@ class Command(BaseCommand):
             action="append",
             dest="scopes",
             default=None,
-            help=f"Repeatable. One of: {', '.join(sorted(KNOWN_SCOPES))}. Default: all scopes.",
+            help=f"Repeatable. One of: {', '.join(sorted(KNOWN_SCOPES))}. Default: every scope "
+            "the user may hold (partner users hold fewer).",
         )
         parser.add_argument(
             "--days",
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             user = User.objects.get(username=opts["username"])
         except User.DoesNotExist as exc:
             raise CommandError(f"No user named {opts['username']!r}") from exc
-        scopes = opts["scopes"] or sorted(KNOWN_SCOPES)
+        scopes = opts["scopes"] or sorted(scopes_for(user))
         try:
             token, raw = token_create(
                 user=user, scopes=scopes, days=opts["days"] or None, name=opts["name"]
