@@ -63,6 +63,11 @@ def _crud(*models: str) -> tuple[str, ...]:
 # registrations, production engineering owns BOMs, logistics owns customers and locations.
 # Delete works only on records nothing refers to yet (entered by mistake); the rest are
 # deactivated, because history must keep pointing at them.
+# Implant records hold patient data (DESIGN §8): service and QA/RA record implants and see them
+# masked; revealing the patient's data is a separate permission, and every reveal is audited.
+_IMPLANTS = ("service.view_implantrecord", "service.add_implantrecord")
+_IMPLANTS_MANAGE = (*_IMPLANTS, "service.change_implantrecord", "service.reveal_implantrecord")
+
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.PROCUREMENT: _VIEW_ALL
     + _SIGN
@@ -71,12 +76,13 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.QC: _VIEW_ALL + _SIGN,
     Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location"),
     Role.SALES: _VIEW_ALL + _SIGN + _crud("party", "partylicence", "location"),
-    Role.SERVICE: _VIEW_ALL + _SIGN,
+    Role.SERVICE: _VIEW_ALL + _SIGN + _IMPLANTS,
     Role.QA_RA: _VIEW_ALL
     + _SIGN
     + _AUDIT_READ
     + ("audit.change_signingstate", "alerts.view_alert")
-    + _crud("product", "productidentifier", "party", "partylicence", "bom", "bomline"),
+    + _crud("product", "productidentifier", "party", "partylicence", "bom", "bomline")
+    + _IMPLANTS_MANAGE,
     # Read-only everywhere, and the whole audit trail.
     Role.AUDITOR: _VIEW_ALL + _AUDIT_READ + ("alerts.view_alert", "accounts.view_user"),
     Role.ADMIN: _VIEW_ALL
@@ -84,7 +90,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + _AUDIT_READ
     + ("audit.change_signingstate", "alerts.view_alert")
     + _crud(*MASTERDATA_MODELS)
-    + ("accounts.view_user", "accounts.add_user", "accounts.change_user"),
+    + ("accounts.view_user", "accounts.add_user", "accounts.change_user")
+    + _IMPLANTS_MANAGE,
 }
 
 

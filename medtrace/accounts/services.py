@@ -31,6 +31,9 @@ KNOWN_SCOPES = frozenset(
         "epcis:query",
         "trace:read",
         "recall:ack",
+        "implants:read",
+        "implants:write",
+        "implants:reveal",
     }
 )
 # What a partner's token may carry: the reads that partner scoping (accounts/scoping.py) limits

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_tokens, views_trace
+from . import views, views_implants, views_tokens, views_trace
 
 app_name = "web"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("products/<int:pk>/label.<str:fmt>", views.product_label, name="product_label"),
     path("scan/", views.scan, name="scan"),
     path("trace/", views_trace.trace_page, name="trace"),
+    path("implants/", views_implants.implant_list, name="implant_list"),
+    path("implants/<int:pk>/reveal/", views_implants.implant_reveal, name="implant_reveal"),
     path("account/tokens/", views_tokens.token_page, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", views_tokens.token_revoke_view, name="token_revoke"),
 ]

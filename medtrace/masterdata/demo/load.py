@@ -256,6 +256,9 @@ def load_demo(*, units: int = 0, log: Callable[[str], None] = print) -> DemoSumm
         for spec in data.PRODUCTS:
             _product(parties["mfr"], spec, summary)
         _users(parties, summary)
+        from medtrace.service.demo import load_implants
+
+        load_implants(parties, summary.bump)
         extra = _scaled_hospitals(units, summary) if units else {}
         hospitals = [parties["hosp_a"], parties["hosp_b"], *extra.values()]
     # Each work order is captured in its own transaction, like a real production line would.
