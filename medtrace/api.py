@@ -138,12 +138,14 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from medtrace.audit.api import router as audit_router
     from medtrace.masterdata.api import router as masterdata_router
     from medtrace.masterdata.api_labels import router as labels_router
     from medtrace.service.api import router as service_router
     from medtrace.trace.api import router as trace_router
 
     api.add_router("/", masterdata_router)
+    api.add_router("/", audit_router)
     api.add_router("/", labels_router)
     api.add_router("/", trace_router)
     api.add_router("/", service_router)

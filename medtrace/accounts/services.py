@@ -31,6 +31,8 @@ KNOWN_SCOPES = frozenset(
         "epcis:query",
         "trace:read",
         "recall:ack",
+        "audit:read",
+        "records:sign",
         "implants:read",
         "implants:write",
         "implants:reveal",

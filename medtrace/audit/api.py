@@ -1,6 +1,5 @@
 """Audit trail, record history and e-signature endpoints."""
 
-
 from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse

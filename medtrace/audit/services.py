@@ -19,6 +19,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from medtrace.core.fields import fingerprint
 from medtrace.errors import ValidationFailed
 from medtrace.lib.hashing import jsonable, sha256_hex
 
@@ -93,8 +94,14 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
             continue
         value = field.value_from_object(instance)
         if field.name in masked:
+            # Only that it changed: a keyed fingerprint (a bare SHA-256 of a phone or ID number
+            # is reversed by trying every number).
             data[field.name] = MASK if value not in (None, "", b"") else value
-            data[f"{field.name}.sha256"] = sha256_hex(str(value)) if value else None
+            data[f"{field.name}.fingerprint"] = (
+                fingerprint(str(value), field=f"{instance._meta.label_lower}.{field.name}")
+                if value
+                else None
+            )
         else:
             data[field.name] = jsonable(value)
     if instance.pk is not None:

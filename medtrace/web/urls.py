@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_implants, views_tokens, views_trace
+from . import views, views_implants, views_records, views_tokens, views_trace
 
 app_name = "web"
 
@@ -11,6 +11,13 @@ urlpatterns = [
     path("products/<int:pk>/label.<str:fmt>", views.product_label, name="product_label"),
     path("scan/", views.scan, name="scan"),
     path("trace/", views_trace.trace_page, name="trace"),
+    path("audit/", views_records.audit_trail, name="audit_trail"),
+    path("records/<str:object_type>/<str:object_id>/", views_records.record_page, name="record"),
+    path(
+        "records/<str:object_type>/<str:object_id>/pdf/",
+        views_records.record_pdf_view,
+        name="record_pdf",
+    ),
     path("implants/", views_implants.implant_list, name="implant_list"),
     path("implants/<int:pk>/reveal/", views_implants.implant_reveal, name="implant_reveal"),
     path("account/tokens/", views_tokens.token_page, name="tokens"),

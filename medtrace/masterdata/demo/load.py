@@ -194,6 +194,28 @@ def _users(parties: dict[str, Party], summary: DemoSummary) -> None:
         summary.users.append((username, role or f"partner: {user.party}"))
 
 
+def _signatures(summary: DemoSummary) -> None:
+    """QA/RA approves each released BOM with an e-signature (the demo user's own password)."""
+    from medtrace.audit.models import Signature
+    from medtrace.audit.signatures import signature_apply
+    from medtrace.masterdata.models import Bom, BomStatus
+
+    qa = User.objects.filter(username="qa").first()
+    if qa is None:
+        return
+    for bom in Bom.objects.filter(status=BomStatus.RELEASED).order_by("pk"):
+        if Signature.objects.filter(object_type="masterdata.bom", object_id=str(bom.pk)).exists():
+            continue
+        signature_apply(
+            record=bom,
+            meaning="approved",
+            user=qa,
+            password=data.DEMO_PASSWORD,
+            reason="设计转换评审通过 / design transfer review passed",
+        )
+        summary.bump("signatures")
+
+
 def _scaled_hospitals(units: int, summary: DemoSummary) -> dict[str, Party]:
     """Keep the demo's shape at benchmark size: about one hospital per 500 devices."""
     extra: dict[str, Party] = {}
@@ -256,6 +278,7 @@ def load_demo(*, units: int = 0, log: Callable[[str], None] = print) -> DemoSumm
         for spec in data.PRODUCTS:
             _product(parties["mfr"], spec, summary)
         _users(parties, summary)
+        _signatures(summary)
         from medtrace.service.demo import load_implants
 
         load_implants(parties, summary.bump)
