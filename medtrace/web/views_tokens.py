@@ -38,6 +38,11 @@ SCOPE_HELP = {
     "epcis:query": gettext_lazy("query the EPCIS ledger"),
     "trace:read": gettext_lazy("trace units (timeline, forward, backward)"),
     "recall:ack": gettext_lazy("acknowledge recall notices"),
+    "audit:read": gettext_lazy("read the audit trail, record histories and signatures"),
+    "records:sign": gettext_lazy("e-sign records (the password is still asked every time)"),
+    "implants:read": gettext_lazy("read implant records (patient data masked)"),
+    "implants:write": gettext_lazy("record implants"),
+    "implants:reveal": gettext_lazy("reveal patient data (needs the permission; audited)"),
 }
 
 
