@@ -394,6 +394,9 @@ def backup(path: str | Path, *, say: Say = lambda _: None) -> BackupResult:
     """Write a backup into the new directory ``path``; nothing is left behind if it fails."""
     target = Path(path).expanduser().resolve()
     _check_target(target)
+    media_root = Path(settings.MEDIA_ROOT).resolve()
+    if target == media_root or media_root in target.parents:
+        raise BackupError(f"{target} is inside the media folder {media_root}: choose another place")
     kind = engine()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.partial-{secrets.token_hex(4)}"

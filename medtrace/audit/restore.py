@@ -243,10 +243,26 @@ def _stage_media(root: Path, manifest: dict[str, Any]) -> Path:
 
 def _swap_media(staged: Path) -> None:
     media_root = Path(settings.MEDIA_ROOT)
+    if media_root.is_symlink() or os.path.ismount(media_root):
+        # A mounted volume or a link to one: keep it, and replace what is inside it.
+        for child in list(media_root.iterdir()):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        for child in list(staged.iterdir()):
+            shutil.move(str(child), str(media_root / child.name))
+        shutil.rmtree(staged, ignore_errors=True)
+        return
     old = media_root.parent / f".{media_root.name}.replaced-{secrets.token_hex(4)}"
     if media_root.exists():
         os.replace(media_root, old)
-    os.replace(staged, media_root)
+    try:
+        os.replace(staged, media_root)
+    except OSError:
+        if old.exists():
+            os.replace(old, media_root)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -380,7 +396,11 @@ def _pg_replace(dump: Path) -> None:
     pg_restore, psql = pg_tool("pg_restore"), pg_tool("psql")
     # Tables of medtrace that the dump may not hold (a newer schema): dropped first, so the live
     # database ends up exactly as the backup. The dump's own objects go with --clean.
-    ours = {m._meta.db_table for m in apps.get_models(include_auto_created=True)}
+    ours = {
+        m._meta.db_table
+        for m in apps.get_models(include_auto_created=True)
+        if m._meta.managed and not m._meta.proxy
+    }
     ours.add("django_migrations")
     present = sorted(ours & set(connection.introspection.table_names()))
     connections.close_all()
