@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from medtrace.masterdata.models import Location, Party, Product
 
 __all__ = [
+    "custody_epcs",
     "custody_sql",
     "epcs_in_scope",
     "event_q",
@@ -116,6 +117,13 @@ def _custody_epcs(ids: list[str]) -> QuerySet[Any]:
     from medtrace.ledger.models import UnitCustody
 
     return UnitCustody.objects.filter(party__in=ids).values("epc")
+
+
+def custody_epcs(user: User | None) -> QuerySet[Any] | None:
+    """The subquery of a partner's EPCs and EPC classes; ``None`` when the user is not
+    scoped. EPCIS MATCH_ parameters of a partner match only these."""
+    ids = partner_ids(user)
+    return None if ids is None else _custody_epcs(ids)
 
 
 # Ledger objects --------------------------------------------------------------------------------
@@ -269,7 +277,7 @@ def scope_parties(user: User | None, qs: QuerySet[Party]) -> QuerySet[Party]:
     """A partner sees its own Party only."""
     if not is_partner(user):
         return qs
-    assert user is not None
+    assert user is not None and user.party_id is not None
     return qs.filter(pk=user.party_id)
 
 
@@ -277,7 +285,7 @@ def scope_locations(user: User | None, qs: QuerySet[Location]) -> QuerySet[Locat
     """A partner sees its own party's Locations only."""
     if not is_partner(user):
         return qs
-    assert user is not None
+    assert user is not None and user.party_id is not None
     return qs.filter(party_id=user.party_id)
 
 

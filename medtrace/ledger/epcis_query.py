@@ -318,8 +318,13 @@ def events_response(
                     f"unknown query parameter {name!r}: a named query's results take only "
                     "perPage and nextPageToken; change the query definition instead",
                 )
-        query = _merge(parse_query(fixed, from_url=False), parse_query(given, from_url=True))
-        query = scoped(query, request_user(request))
+        user = request_user(request)
+        epc_scope = scoping.custody_epcs(user)
+        query = _merge(
+            parse_query(fixed, from_url=False, epc_scope=epc_scope),
+            parse_query(given, from_url=True, epc_scope=epc_scope),
+        )
+        query = scoped(query, user)
         if (
             not token
             and query.max_event_count is not None

@@ -177,6 +177,8 @@ def _match_epc(p: Parser, name: str, raw: Raw) -> None:
     options = [Q(epc__in=exact)] if exact else []
     options += [Q(epc__startswith=prefix) for prefix in prefixes]
     rows = EventEpc.objects.filter(reduce(operator.or_, options), role__in=_EPC_ROLES[name])
+    if p.epc_scope is not None:
+        rows = rows.filter(epc__in=p.epc_scope)
     p.add(Q(pk__in=rows.values("event_id")))
 
 
@@ -200,8 +202,10 @@ def _match_class(p: Parser, name: str, raw: Raw) -> None:
     match = Q(epc_class__in=exact)
     for prefix in prefixes:
         match |= Q(epc_class__startswith=prefix)
-    rows = EventQuantity.objects.filter(match, role__in=_CLASS_ROLES[name]).values("event_id")
-    p.add(Q(pk__in=rows))
+    rows = EventQuantity.objects.filter(match, role__in=_CLASS_ROLES[name])
+    if p.epc_scope is not None:
+        rows = rows.filter(epc_class__in=p.epc_scope)
+    p.add(Q(pk__in=rows.values("event_id")))
 
 
 _LOOKUP = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}

@@ -11,6 +11,7 @@ URI, EPCIS 1.x URN) and EPCs accept GS1 Digital Link URIs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from . import epcis_query_document, epcis_query_filters
 from .epcis_query_parser import EventQuery, Parser, QueryError, Raw, parse_time
@@ -24,9 +25,12 @@ _FIXED = {**epcis_query_filters.FIXED, **epcis_query_document.FIXED}
 _FAMILIES = [*epcis_query_filters.FAMILIES, *epcis_query_document.FAMILIES]
 
 
-def parse_query(params: Mapping[str, Raw], *, from_url: bool) -> EventQuery:
-    """Parse query parameters. URL values are lists of strings (``QueryDict.lists()``)."""
-    parser = Parser(from_url=from_url)
+def parse_query(params: Mapping[str, Raw], *, from_url: bool, epc_scope: Any = None) -> EventQuery:
+    """Parse query parameters. URL values are lists of strings (``QueryDict.lists()``).
+
+    ``epc_scope``: for a partner, the subquery of EPCs its MATCH_ parameters may match.
+    """
+    parser = Parser(from_url=from_url, epc_scope=epc_scope)
     for name, raw in params.items():
         _parameter(parser, name, raw)
     parser.finish()

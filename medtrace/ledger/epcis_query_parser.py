@@ -98,8 +98,11 @@ def _list_item(piece: str, kind: str) -> bool:
 class Parser:
     """The state of one parse: the query being built and what was already seen."""
 
-    def __init__(self, *, from_url: bool) -> None:
+    def __init__(self, *, from_url: bool, epc_scope: Any = None) -> None:
         self.from_url = from_url
+        # A partner's query: MATCH_ parameters match only the EPCs and classes of this
+        # subquery (``scoping.custody_epcs``), so a redacted EPC cannot be found by name.
+        self.epc_scope = epc_scope
         self.query = EventQuery()
         self.seen: set[str] = set()
         self.order_direction: str | None = None

@@ -279,7 +279,10 @@ def subscription_results(
     (``medtrace.accounts.scoping``). Load the subscription with
     ``select_related("query", "created_by")`` to keep this to one statement.
     """
-    stored = parse_query(subscription.query.query, from_url=False)
+    owner = subscription.created_by
+    stored = parse_query(
+        subscription.query.query, from_url=False, epc_scope=scoping.custody_epcs(owner)
+    )
     query = EventQuery(
         q=stored.q,
         order_by="recordTime",
@@ -295,7 +298,6 @@ def subscription_results(
     else:
         after = [subscription.last_record_time.isoformat(), subscription.last_event_pk]
     # A partner's subscription delivers what its creator may query, redacted the same way.
-    owner = subscription.created_by
     if scoping.is_partner(owner):
         query.q &= scoping.event_q(owner)
     page = event_page(query, after=after, size=limit)
