@@ -92,12 +92,33 @@ def _user(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
 
 
+# Roles that write nothing (DESIGN §9: the auditor is read-only everywhere). Capture is not a
+# model permission (accounts/roles.py), so a user whose only roles are these is refused here.
+READ_ONLY_ROLES = frozenset({"auditor"})
+
+
+def _read_only(user: User) -> bool:
+    if user.is_superuser:
+        return False
+    roles = set(user.groups.values_list("name", flat=True))
+    return bool(roles) and roles <= READ_ONLY_ROLES
+
+
 def _partner_refused(request: HttpRequest) -> HttpResponse | None:
     """Capture is for internal users and systems. A partner's capture would write custody
     (UnitCustody) and so widen its own scope; until capture checks that a partner names only
-    objects it supplied or holds, partners are refused (they query, scoped, instead)."""
+    objects it supplied or holds, partners are refused (they query, scoped, instead). The
+    read-only auditor captures nothing either."""
     user = _user(request)
-    if user is None or user.party_id is None:
+    if user is None:
+        return None
+    if user.party_id is None:
+        if request.method == "POST" and _read_only(user):
+            return problem(
+                403,
+                "epcisException:SecurityException",
+                "The auditor role is read-only: it cannot capture EPCIS events",
+            )
         return None
     return problem(
         403,

@@ -46,11 +46,13 @@ def _change_rows(entry: object) -> list[tuple[str, object, object, bool]]:
 def record_page(request: HttpRequest, object_type: str, object_id: str) -> HttpResponse:
     ref = _ref(request, object_type, object_id)
     sign_error = None
+    sign_status = 422
     if request.method == "POST":
         if ref.instance is None:
             raise Http404("deleted records cannot be signed")
         if not request.user.has_perm("audit.add_signature"):
             sign_error = PermissionDenied("Your role cannot sign records").message
+            sign_status = 403
         else:
             try:
                 signature_apply(
@@ -61,7 +63,7 @@ def record_page(request: HttpRequest, object_type: str, object_id: str) -> HttpR
                     reason=request.POST.get("reason", ""),
                 )
             except MedtraceError as exc:
-                sign_error = exc.message
+                sign_error, sign_status = exc.message, exc.status
             else:
                 return redirect(request.path)
     history = [(entry, _change_rows(entry)) for entry in selectors.record_history(ref)]
@@ -80,7 +82,7 @@ def record_page(request: HttpRequest, object_type: str, object_id: str) -> HttpR
             "sign_error": sign_error,
             "record_url": reverse(page_name, args=[ref.object_id]) if page_name else None,
         },
-        status=422 if sign_error else 200,
+        status=sign_status if sign_error else 200,
     )
 
 
