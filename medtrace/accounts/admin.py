@@ -10,7 +10,7 @@ from .models import ApiToken, User
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdmin, BaseUserAdmin):  # type: ignore[misc]
+class UserAdmin(AuditedAdmin, BaseUserAdmin):
     fieldsets = (
         *BaseUserAdmin.fieldsets,  # type: ignore[misc]
         (_("Organisation"), {"fields": ("party", "printed_name")}),

@@ -84,7 +84,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + _crud("product", "productidentifier", "party", "partylicence", "bom", "bomline")
     + _IMPLANTS_MANAGE,
     # Read-only everywhere, and the whole audit trail.
-    Role.AUDITOR: _VIEW_ALL + _AUDIT_READ + ("alerts.view_alert", "accounts.view_user"),
+    Role.AUDITOR: _VIEW_ALL
+    + _AUDIT_READ
+    + ("alerts.view_alert", "accounts.view_user", "service.view_implantrecord"),
     Role.ADMIN: _VIEW_ALL
     + _SIGN
     + _AUDIT_READ

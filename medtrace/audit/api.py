@@ -105,6 +105,9 @@ def record_pdf_export(request: HttpRequest, object_type: str, object_id: str) ->
 def unlock_signing(request: HttpRequest, username: str) -> Status:
     """Unlock a user's e-signing after a lock-out (QA/RA or administrator)."""
     actor = _user(request, "records:sign")
+    if not actor.has_perm("audit.change_signingstate"):
+        # Before the lookup, so that usernames cannot be probed.
+        raise PermissionDenied("Only QA or an administrator can unlock e-signing")
     target = User.objects.filter(username=username).first()
     if target is None:
         raise NotFound(f"No user {username}")

@@ -25,6 +25,7 @@ class AuditAction(models.TextChoices):
     CAPTURE = "capture", _("captured ledger events")
     CHECKPOINT = "checkpoint", _("signed checkpoint")
     TOKEN = "token", _("API token")
+    RESTORE = "restore", _("restored from a backup")
 
 
 class AuditSource(models.TextChoices):

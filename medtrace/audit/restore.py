@@ -520,5 +520,26 @@ def restore(path: str | Path, *, confirm: Confirm, say: Say = lambda _: None) ->
         raise BackupError(  # pragma: no cover - the scratch copy verified the same data
             "the restored live database does not verify: " + json.dumps(report["problems"][:3])
         )
+    _record_restore(Path(path), manifest)
     media_files = sum(1 for f in manifest["files"] if f["path"].startswith(MEDIA_DIR + "/"))
     return RestoreResult(manifest=manifest, audit=report, media_files=media_files, notes=notes)
+
+
+def _record_restore(path: Path, manifest: dict[str, Any]) -> None:
+    """The restore itself goes on the record, after the restored (and verified) history."""
+    from medtrace.audit import services as audit
+    from medtrace.audit.models import AuditAction
+
+    audit.record(
+        action=AuditAction.RESTORE,
+        object_type="audit.backup",
+        object_id=str(manifest.get("created_at", ""))[:64],
+        object_repr=str(path.resolve())[:300],
+        changes={
+            "backup_created_at": manifest.get("created_at"),
+            "engine": manifest["database"]["engine"],
+            "head_seq": manifest["audit"]["head_seq"],
+            "head_hash": manifest["audit"]["head_hash"],
+        },
+        reason="restored from backup",
+    )
