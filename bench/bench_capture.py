@@ -5,6 +5,7 @@
     .venv/bin/python bench/bench_capture.py profile --db medtrace_bench_10k [--events 10000]
     .venv/bin/python bench/bench_capture.py memory  --db medtrace_bench_10k [--mb 100]
     .venv/bin/python bench/bench_capture.py commission --db medtrace_bench_10k [--serials 10000]
+    .venv/bin/python bench/bench_capture.py seal    --db medtrace_bench_10k [--trials 3]
 
 http:    POST /epcis/capture of a 10k-event EPCISDocument to gunicorn (2 sync workers), poll the
          Location until running is false; events/s end to end (client clock, body already
@@ -14,6 +15,8 @@ profile: the same capture in process under cProfile, inside a transaction that i
 single:  POST /epcis/events, one ObjectEvent per request, sequential: over HTTP (new TCP
          connection per request, as gunicorn sync workers close it) and in process through
          Django's test Client (server-side time, no network).
+seal:    the ledger seal's cost: the same capture in process, alternately with the seal and with
+         it stubbed out (this process only); replay of the digests under cProfile.
 memory:  write a ~100 MB EPCISDocument (generator events) and a 100k-event one (the capture
          limit), run `medtrace ledger capture FILE` under /usr/bin/time -v, peak RSS.
 """
@@ -22,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import json
+import os
 import pstats
 import re
 import subprocess
@@ -510,10 +515,222 @@ def cmd_commission(args: argparse.Namespace) -> None:
     save(f"capture_commission_{args.db}", result)
 
 
+def cmd_seal(args: argparse.Namespace) -> None:
+    """What the ledger seal (medtrace/ledger/seal.py, since e6d7de9) costs a 10k-event capture.
+
+    In process, client eventIDs, each capture rolled back. Alternates two variants in one
+    process: the real code ("seal"), and the seal stubbed out in this process only
+    (`seal.event_digest` returns a constant, `services._seal_job` does nothing: "no seal").
+    Wall, Python CPU and PostgreSQL backend CPU per capture, plus the time inside
+    `event_digest` and `_seal_job` (wall and thread CPU). Then the digest inputs of one capture
+    are replayed (CPU seconds): under cProfile (results/profile_seal_digest.txt), and against
+    the C `json.dumps(sort_keys=True)` of the same values, to size what a faster canonical
+    encoder would save. Last, single-event POST /epcis/events in process, seal vs stubbed
+    (--requests each); the stubbed ones commit events with no seal, which `audit verify` on
+    this database reports from then on.
+    """
+    setup_django(args.db)
+    import psutil
+    from django.db import connection, transaction
+
+    from medtrace.ledger import seal, services
+    from medtrace.lib import hashing
+
+    real_digest, real_seal_job = seal.event_digest, services._seal_job
+    spent: dict[str, float] = {}
+    recorded: list[tuple[tuple, dict]] = []
+
+    def timed(name, fn, record=False):
+        def inner(*a, **kw):
+            if record:
+                recorded.append((a, {k: list(v) for k, v in kw.items()}))
+                kw = recorded[-1][1]
+            t, c = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+                spent[f"{name}_cpu"] = spent.get(f"{name}_cpu", 0.0) + time.thread_time() - c
+
+        return inner
+
+    with connection.cursor() as c:
+        c.execute("SELECT pg_backend_pid()")
+        backend = psutil.Process(c.fetchone()[0])
+
+    class Rollback(Exception):
+        pass
+
+    def one(variant: str, record: bool = False) -> dict:
+        spent.clear()
+        if variant == "seal":
+            seal.event_digest = timed("event_digest", real_digest, record)
+            services._seal_job = timed("_seal_job", real_seal_job)
+        else:
+            seal.event_digest = lambda *a, **kw: "0" * 64
+            services._seal_job = lambda job, user: None
+        data = json.loads(json.dumps(document(fresh_events(args.events, run_tag(), with_ids=True))))
+        try:
+            with transaction.atomic():
+                b0 = sum(backend.cpu_times()[:2])
+                c0 = time.process_time()
+                t0 = time.perf_counter()
+                services.capture_document(data=data, user=None)
+                wall = time.perf_counter() - t0
+                py = time.process_time() - c0
+                db = sum(backend.cpu_times()[:2]) - b0
+                raise Rollback
+        except Rollback:
+            pass
+        finally:
+            seal.event_digest, services._seal_job = real_digest, real_seal_job
+        run = {
+            "variant": variant,
+            "wall_s": round(wall, 3),
+            "python_cpu_s": round(py, 3),
+            "postgres_cpu_s": round(db, 3),
+            "events_per_cpu_s": round(args.events / (py + db)),
+            **{f"{k}_s": round(v, 3) for k, v in spent.items()},
+            "load_avg_1min": round(os.getloadavg()[0], 1),
+        }
+        print(json.dumps(run), flush=True)
+        return run
+
+    result = {
+        "command": f"bench/bench_capture.py seal --db {args.db} --events {args.events} "
+        f"--trials {args.trials}",
+        "date": now_iso(),
+        "machine": machine(),
+        "runs": [],
+    }
+    one("seal", record=True)  # warm-up (caches, imports) recording the digest inputs; not counted
+    for trial in range(args.trials):
+        order = ("seal", "no seal") if trial % 2 == 0 else ("no seal", "seal")
+        for variant in order:
+            result["runs"].append(one(variant))
+    summary = {}
+    for variant in ("seal", "no seal"):
+        runs = [r for r in result["runs"] if r["variant"] == variant]
+        summary[variant] = {
+            key: sorted(r[key] for r in runs)[len(runs) // 2]
+            for key in runs[0]
+            if key not in ("variant",)
+        }
+    s, n = summary["seal"], summary["no seal"]
+    cpu_s = s["python_cpu_s"] + s["postgres_cpu_s"]
+    cpu_n = n["python_cpu_s"] + n["postgres_cpu_s"]
+    summary["seal share of capture CPU (A/B medians)"] = round((cpu_s - cpu_n) / cpu_s, 3)
+    summary["event_digest share of capture CPU"] = round(s["event_digest_cpu_s"] / cpu_s, 3)
+
+    # Replay the recorded digest inputs: per-event cost, profile, and a C-encoder comparison.
+    calls = recorded
+    t0 = time.process_time()
+    for a, kw in calls:
+        real_digest(*a, **kw)
+    replay = time.process_time() - t0
+    profile = cProfile.Profile()
+    profile.enable()
+    for a, kw in calls:
+        real_digest(*a, **kw)
+    profile.disable()
+    buf = io.StringIO()
+    pstats.Stats(profile, stream=buf).sort_stats("tottime").print_stats(20)
+    (ROOT / "bench" / "results" / "profile_seal_digest.txt").write_text(
+        f"seal.event_digest replayed over the {len(calls)} events of one 10k-event capture "
+        f"(client eventIDs), {replay:.3f} CPU-s unprofiled\n\n" + buf.getvalue()
+    )
+    values = []
+    for a, kw in calls:
+        values.append(
+            [
+                list(a[0]),
+                sorted(f"{r}\x1f{e}" for r, e in kw["epcs"]),
+                sorted(
+                    f"{r}\x1f{c}\x1f{seal._quantity(q)}\x1f{u or ''}"
+                    for r, c, q, u in kw["quantities"]
+                ),
+                sorted(f"{t or ''}\x1f{v}" for t, v in kw["biz_transactions"]),
+                sorted(f"{k}\x1f{t}\x1f{v}" for k, t, v in kw["source_dests"]),
+            ]
+        )
+    t0 = time.process_time()
+    canon = [hashing.canonical_json(v) for v in values]
+    t_canon = time.process_time() - t0
+    t0 = time.process_time()
+    fast = [
+        json.dumps(
+            v,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=hashing.jsonable,
+        )
+        for v in values
+    ]
+    t_fast = time.process_time() - t0
+    t0 = time.process_time()
+    for text in canon:
+        hashlib.sha256(text.encode()).hexdigest()
+    t_sha = time.process_time() - t0
+    doc_bytes = sum(len(json.dumps(v[0][-1], ensure_ascii=False).encode()) for v in values)
+    result["replay"] = {
+        "events": len(calls),
+        "event_digest_cpu_s": round(replay, 3),
+        "us_per_event": round(replay / max(1, len(calls)) * 1e6, 1),
+        "canonical_json_s": round(t_canon, 3),
+        "c_json_dumps_sorted_s": round(t_fast, 3),
+        "c_json_identical_to_canonical": sum(a == b for a, b in zip(canon, fast, strict=True)),
+        "sha256_s": round(t_sha, 3),
+        "stored_document_bytes_per_event": round(doc_bytes / max(1, len(calls))),
+    }
+    result["summary"] = summary
+    result["single_event"] = _seal_single(args, real_digest, real_seal_job)
+    save(f"capture_seal_{args.db}", result)
+    print(json.dumps({"summary": summary, "replay": result["replay"]}, indent=2))
+
+
+def _seal_single(args: argparse.Namespace, real_digest, real_seal_job) -> dict:
+    """Single-event POST /epcis/events in process (test Client), seal vs seal stubbed out,
+    alternating blocks of 50 requests; p50/p90/p99 per variant over --requests each."""
+    from django.test import Client
+
+    from medtrace.ledger import seal, services
+
+    token = create_token(args.db, ["epcis:capture"])
+    client = Client()
+    lat: dict[str, list[float]] = {"seal": [], "no seal": []}
+    events = iter(_single_events(2 * args.requests + 40, run_tag()))
+    for block in range(2 * args.requests // 50 + 2):
+        variant = "seal" if block % 2 == 0 else "no seal"
+        if variant == "no seal":
+            seal.event_digest = lambda *a, **kw: "0" * 64
+            services._seal_job = lambda job, user: None
+        try:
+            for i in range(50 if block > 1 else 20):  # the first two blocks warm up
+                body = json.dumps(next(events))
+                t0 = time.perf_counter()
+                resp = client.post(
+                    "/epcis/events",
+                    body,
+                    content_type="application/ld+json",
+                    HTTP_AUTHORIZATION=f"Bearer {token}",
+                )
+                took = time.perf_counter() - t0
+                assert resp.status_code == 201, resp.content[:500]
+                if block > 1 and i < 50:
+                    lat[variant].append(took)
+        finally:
+            seal.event_digest, services._seal_job = real_digest, real_seal_job
+    out = {variant: summary_ms(values) for variant, values in lat.items()}
+    out["load_avg_1min"] = round(os.getloadavg()[0], 1)
+    print("single event", json.dumps(out), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("http", "single", "profile", "memory", "commission"):
+    for name in ("http", "single", "profile", "memory", "commission", "seal"):
         p = sub.add_parser(name)
         p.add_argument("--db", default="medtrace_bench_10k")
         p.add_argument("--events", type=int, default=10_000)
@@ -528,6 +745,7 @@ def main() -> None:
         "profile": cmd_profile,
         "memory": cmd_memory,
         "commission": cmd_commission,
+        "seal": cmd_seal,
     }[args.cmd](args)
 
 
