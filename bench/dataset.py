@@ -143,7 +143,7 @@ def record_partial(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--name", required=True)
-    ap.add_argument("--units", type=int, required=True)
+    ap.add_argument("--units", type=int, help="required unless --drop")
     ap.add_argument(
         "--plan", nargs="*", default=[], help="generator Plan overrides, e.g. per_mcu_lot=100000"
     )
@@ -161,6 +161,8 @@ def main() -> None:
         drop(args.name)
         print(f"dropped {args.name}")
         return
+    if args.units is None:
+        ap.error("--units is required (unless --drop)")
     env = bench_env(args.name)
     recreate(args.name)
     t_migrate = stream([str(BIN / "medtrace"), "migrate", "-v", "0"], env)
