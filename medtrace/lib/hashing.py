@@ -50,37 +50,38 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} has no canonical JSON form")
 
 
-def _encode(value: Any, out: list[str]) -> None:
-    if value is None or isinstance(value, bool):
-        out.append(json.dumps(value))
-    elif isinstance(value, int | float | Decimal):
-        out.append(_number(value))
-    elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        for i, key in enumerate(sorted(value, key=str)):
-            if i:
-                out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
-            out.append(":")
-            _encode(value[key], out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(item, out)
-        out.append("]")
-    else:
-        _encode(jsonable(value), out)
+def _normal_numbers(value: Any) -> Any:
+    """``value`` with every number in one form: integral values as int, others as float.
+
+    So ``100``, ``100.0`` and ``Decimal("1E+2")`` all become ``100``, as a document reads
+    back from PostgreSQL ``jsonb`` whatever its spelling on the wire.
+    """
+    if isinstance(value, dict):
+        return {str(k): _normal_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normal_numbers(v) for v in value]
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{value!r} has no JSON form")
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _normal_numbers(v) for k, v in value.items()}
+    return _normal_numbers(jsonable(value))
 
 
 def canonical_json(value: Any) -> str:
-    out: list[str] = []
-    _encode(value, out)
-    return "".join(out)
+    """Keys sorted, no whitespace, UTF-8 text, numbers normalised; Python's C encoder."""
+    return json.dumps(
+        _normal_numbers(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
 
 
 def sha256_hex(value: Any) -> str:

@@ -19,6 +19,7 @@ from medtrace.audit.context import audit_context
 from medtrace.audit.models import AuditEntry, AuditHead
 from medtrace.audit.services import entry_hash
 from medtrace.audit.verify import checkpoint_create, verify
+from medtrace.ledger import models as ledger_models
 from medtrace.ledger import services as ledger
 from medtrace.ledger.tests import builders as b
 from medtrace.masterdata import services
@@ -407,3 +408,74 @@ def test_a_partner_gets_404_for_a_record_history(admin_user, hospital_a) -> None
 
     assert client.get(f"/records/masterdata.party/{party.pk}/").status_code == 404
     assert client.get(f"/api/v1/records/masterdata.party/{party.pk}/history").status_code == 404
+
+
+def test_a_capture_committed_while_verify_runs_is_not_tampering() -> None:
+    from medtrace.audit.verify import Report, _check_chain, _check_ledger
+
+    ledger.capture_document(
+        data=b.document(b.commission([b.sgtin("E1")], "2026-01-05T08:00:00Z")), user=None
+    )
+    report = Report()
+    wanted = _check_chain(report)
+    # Another request commits a capture between the chain walk and the ledger pass.
+    ledger.capture_document(
+        data=b.document(b.commission([b.sgtin("E2")], "2026-01-06T08:00:00Z")), user=None
+    )
+
+    _check_ledger(report, wanted)
+
+    assert report.ok, report.problems
+
+
+def test_a_deleted_ledger_event_is_found(unprotected) -> None:
+    ledger.capture_document(
+        data=b.document(
+            b.commission([b.sgtin("D1")], "2026-01-05T08:00:00Z"),
+            b.commission([b.sgtin("D2")], "2026-01-05T09:00:00Z"),
+        ),
+        user=None,
+    )
+    seal = AuditEntry.objects.get(action="capture")
+    last = ledger_models.Event.objects.order_by("-id").first()
+    assert last is not None
+
+    # The projections point at the event (they are derived and may change); the ledger rows are
+    # what the attacker removes.
+    ledger_models.UnitState.objects.filter(last_event_id=last.pk).delete()
+    for table in ("ledger_eventepc", "ledger_event"):
+        column = "event_id" if table == "ledger_eventepc" else "id"
+        unprotected(f"DELETE FROM {table} WHERE {column} = %s", [last.pk], tables=(table,))
+    report = verify()
+
+    assert not report.ok
+    assert report.problems[0].seq == seal.seq
+    assert "sealed 2 events but the ledger now holds 1" in report.problems[0].message
+
+
+def test_an_inserted_ledger_event_is_found(unprotected) -> None:
+    ledger.capture_document(
+        data=b.document(b.commission([b.sgtin("I1")], "2026-01-05T08:00:00Z")), user=None
+    )
+    event = ledger_models.Event.objects.get()
+
+    unprotected(
+        "INSERT INTO ledger_event (event_id, event_type, action, event_time, "
+        "event_time_zone_offset, record_time, content_sha256, document) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            "urn:uuid:forged",
+            event.event_type,
+            event.action,
+            event.event_time,
+            event.event_time_zone_offset,
+            event.record_time,
+            event.content_sha256,
+            json.dumps(event.document),
+        ],
+        tables=("ledger_event",),
+    )
+    report = verify()
+
+    assert not report.ok
+    assert "is not sealed by any capture entry" in report.problems[0].message
