@@ -51,23 +51,36 @@ MAX_TEXT = 100
 # Permissions ---------------------------------------------------------------------------------
 
 
+def _refusals(action: str) -> tuple[str, str]:
+    """(partner refusal, missing-permission refusal) for ``action``, as whole sentences so
+    each language words them its own way."""
+    if action == "add":
+        return (
+            _("Partner accounts cannot add implant records"),
+            _("You need the permission %(perm)s to add implant records"),
+        )
+    if action == "change":
+        return (
+            _("Partner accounts cannot change implant records"),
+            _("You need the permission %(perm)s to change implant records"),
+        )
+    return (
+        _("Partner accounts cannot reveal the patient data of implant records"),
+        _("You need the permission %(perm)s to reveal the patient data of implant records"),
+    )
+
+
 def require(user: User | None, perm: str, action: str) -> None:
     """Internal staff with ``perm``; the system (``None``: CLI, demo) for writes only."""
     if user is None:
         if perm == PERM_REVEAL:
             raise PermissionDenied("Revealing patient data needs a signed-in person")
         return
+    partner, missing = _refusals(action)
     if user.party_id is not None:
-        raise PermissionDenied(
-            _("Partner accounts cannot %(action)s implant records") % {"action": action},
-            details={"required": perm},
-        )
+        raise PermissionDenied(partner, details={"required": perm})
     if not user.has_perm(perm):
-        raise PermissionDenied(
-            _("You need the permission %(perm)s to %(action)s implant records")
-            % {"perm": perm, "action": action},
-            details={"required": perm},
-        )
+        raise PermissionDenied(missing % {"perm": perm}, details={"required": perm})
 
 
 def patient_id_index(number: str) -> str:
@@ -341,7 +354,7 @@ def implant_record_update(
 
 def implant_reveal(*, record: ImplantRecord, user: User | None, reason: str) -> dict[str, Any]:
     """The plain patient values, for a permitted person with a reason; audited every time."""
-    require(user, PERM_REVEAL, "reveal the patient data of")
+    require(user, PERM_REVEAL, "reveal")
     text = (reason or "").strip()
     if not text:
         raise _invalid(
