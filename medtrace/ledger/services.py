@@ -173,22 +173,9 @@ def _stored_document(prep: _Prepared, record_time: datetime) -> dict[str, Any]:
     return document
 
 
-_EVENT_COLUMNS = (
-    "id",
-    "event_id",
-    "event_type",
-    "action",
-    "event_time",
-    "event_time_zone_offset",
-    "record_time",
-    "biz_step",
-    "disposition",
-    "read_point",
-    "biz_location",
-    "capture_job_id",
-    "content_sha256",
-    "document",
-)
+# Insert order of the Event columns: the sealed columns (seal.EVENT_COLUMNS) with the primary key
+# first and the capture job after biz_location, as the rows of ``_write`` hold them.
+_EVENT_COLUMNS = ("id", *seal.EVENT_COLUMNS[:10], "capture_job_id", *seal.EVENT_COLUMNS[10:])
 
 
 def _sealer(job: CaptureJob | None) -> seal.Sealer:
