@@ -172,7 +172,7 @@ def _query_delete(request: HttpRequest, name: str) -> HttpResponse:
         return problem(
             403, SECURITY, f"Only the creator of {name!r} or an administrator may delete it"
         )
-    named_query_delete(query=query)
+    named_query_delete(query=query, user=_user(request))
     return gs1_headers(HttpResponse(status=204))
 
 
@@ -309,7 +309,7 @@ def _subscription_delete(request: HttpRequest, name: str, subscription_id: str) 
     found = _subscription_or_404(request, name, subscription_id)
     if isinstance(found, HttpResponse):
         return found
-    subscription_delete(subscription=found)
+    subscription_delete(subscription=found, user=_user(request))
     return gs1_headers(HttpResponse(status=204))
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
+from medtrace.audit import services as audit
 
 from .epcis_query_params import EventQuery, QueryError, parse_query, parse_time
 from .epcis_query_select import event_document, event_page, query_document
@@ -109,7 +110,9 @@ def named_query_create(*, data: Any, user: User | None) -> NamedQuery:
     parse_query(query, from_url=False)  # refuse a query that could never run
     try:
         with transaction.atomic():
-            return NamedQuery.objects.create(name=name, query=query, created_by=user)
+            named = NamedQuery.objects.create(name=name, query=query, created_by=user)
+            audit.record_create(named, user=user)
+            return named
     except IntegrityError:
         raise QueryError(
             "name",
@@ -119,11 +122,18 @@ def named_query_create(*, data: Any, user: User | None) -> NamedQuery:
         ) from None
 
 
-def named_query_delete(*, query: NamedQuery) -> None:
+def named_query_delete(*, query: NamedQuery, user: User | None = None) -> None:
     """Delete a named query; its subscriptions end with it (REST: forcibly unsubscribed)."""
     with transaction.atomic():
-        query.subscriptions.all().delete()
-        query.delete()
+        for subscription in query.subscriptions.all():
+            subscription_delete(subscription=subscription, user=user)
+        _delete_audited(query, user)
+
+
+def _delete_audited(instance: Any, user: User | None) -> None:
+    before, pk = audit.snapshot(instance), instance.pk
+    instance.delete()
+    audit.record_delete(instance, before, object_id=pk, user=user)
 
 
 # -- subscriptions ------------------------------------------------------------------------------
@@ -242,21 +252,25 @@ def subscription_create(*, query: NamedQuery, data: Any, user: User | None) -> Q
             raise SubscriptionError(
                 "initialRecordTime", exc.message, type_=VALIDATION_EXCEPTION
             ) from None
-    return QuerySubscription.objects.create(
-        query=query,
-        dest=dest,
-        signature_token=token,
-        stream=stream,
-        schedule=schedule,
-        report_if_empty=report_if_empty,
-        initial_record_time=initial,
-        last_record_time=initial,
-        created_by=user,
-    )
+    with transaction.atomic():
+        subscription = QuerySubscription.objects.create(
+            query=query,
+            dest=dest,
+            signature_token=token,
+            stream=stream,
+            schedule=schedule,
+            report_if_empty=report_if_empty,
+            initial_record_time=initial,
+            last_record_time=initial,
+            created_by=user,
+        )
+        audit.record_create(subscription, user=user)
+    return subscription
 
 
-def subscription_delete(*, subscription: QuerySubscription) -> None:
-    subscription.delete()
+def subscription_delete(*, subscription: QuerySubscription, user: User | None = None) -> None:
+    with transaction.atomic():
+        _delete_audited(subscription, user)
 
 
 def subscription_results(

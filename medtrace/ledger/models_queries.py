@@ -46,6 +46,9 @@ class QuerySubscription(models.Model):
     capture share a recordTime, so the time alone cannot mark where a batch ended.
     """
 
+    # The HMAC secret the receiver verifies with never enters the audit trail.
+    AUDIT_MASKED_FIELDS = ("signature_token",)
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     query = models.ForeignKey(NamedQuery, on_delete=models.CASCADE, related_name="subscriptions")
     dest = models.URLField(_("destination URL"), max_length=2000)

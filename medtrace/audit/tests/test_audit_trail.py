@@ -479,3 +479,38 @@ def test_an_inserted_ledger_event_is_found(unprotected) -> None:
 
     assert not report.ok
     assert "is not sealed by any capture entry" in report.problems[0].message
+
+
+def test_epcis_named_queries_and_subscriptions_are_audited_without_their_secret(
+    admin_user,
+) -> None:
+    from medtrace.ledger.epcis_query_subscriptions import (
+        named_query_create,
+        named_query_delete,
+        subscription_create,
+    )
+
+    query = named_query_create(
+        data={"name": "shipped", "query": {"EQ_bizStep": ["shipping"]}}, user=admin_user
+    )
+    subscription_create(
+        query=query,
+        data={
+            "dest": "https://erp.example.com/cb",
+            "signatureToken": "s3cret-hmac",
+            "stream": True,
+        },
+        user=admin_user,
+    )
+    named_query_delete(query=query, user=admin_user)
+
+    entries = list(AuditEntry.objects.filter(object_type__startswith="ledger.").order_by("seq"))
+    assert [(e.object_type, e.action) for e in entries] == [
+        ("ledger.namedquery", "create"),
+        ("ledger.querysubscription", "create"),
+        ("ledger.querysubscription", "delete"),
+        ("ledger.namedquery", "delete"),
+    ]
+    assert all(e.actor == admin_user for e in entries)
+    assert "s3cret-hmac" not in json.dumps([e.changes for e in entries])
+    assert verify().ok
