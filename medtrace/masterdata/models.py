@@ -423,9 +423,6 @@ class Product(models.Model):
 
     # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
     AUDIT_REASON_REQUIRED = True
-    # A signature on a product covers its registration and identification data, not whether
-    # it is still active.
-    SIGNATURE_EXCLUDE_FIELDS = ("active",)
 
     class Meta:
         verbose_name = _("product")
@@ -449,6 +446,21 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.model}"
+
+    def signature_content(self) -> dict[str, object]:
+        """What a product signature covers: its registration and identification data with
+        every DI, not whether it is still active."""
+        from medtrace.audit.services import snapshot
+
+        data = snapshot(self)
+        data.pop("active", None)
+        data["identifiers"] = [
+            [level, di, quantity]
+            for level, di, quantity in self.identifiers.order_by(
+                "packaging_level", "di"
+            ).values_list("packaging_level", "di", "quantity")
+        ]
+        return data
 
     @property
     def registration_kind(self) -> str:

@@ -249,3 +249,20 @@ def test_an_edited_signature_row_is_found_by_verify(product, qa_manager) -> None
 
     assert not report.ok
     assert f"signature {sig.pk}" in report.problems[0].message
+
+
+def test_a_product_signature_covers_its_dis(product, qa_manager, admin_user) -> None:
+    signature_apply(record=product, meaning="approved", user=qa_manager, password="pw-qa_manager")
+    maker = product.manufacturer
+
+    services.identifier_add(
+        product=product,
+        data={
+            "packaging_level": "case",
+            "di": factories.gtin(maker.gs1_company_prefix, 77, "1"),
+            "quantity": 10,
+        },
+        user=admin_user,
+    )
+
+    assert not signatures_for(Product.objects.get(pk=product.pk))[0].valid
