@@ -271,7 +271,9 @@ AXES_LOCKOUT_CALLABLE = "medtrace.accounts.lockout.lockout_response"
 # Rate limits: "requests/seconds" per client. Over the limit the answer is 429 with Retry-After.
 RATE_LIMITS = {
     "login": os.environ.get("MEDTRACE_RATE_LOGIN", "20/60"),
-    "capture": os.environ.get("MEDTRACE_RATE_CAPTURE", "120/60"),
+    # Capture is machine-to-machine (MES stations, partners): the limit stops a runaway client
+    # (100 requests/s sustained per token), not a production line.
+    "capture": os.environ.get("MEDTRACE_RATE_CAPTURE", "6000/60"),
 }
 for _name, _rule in RATE_LIMITS.items():
     _count, _slash, _seconds = _rule.partition("/")
