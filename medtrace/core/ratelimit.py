@@ -7,7 +7,8 @@ A fixed-window counter in Django's cache: each client key gets one counter per w
 
 Which client a request counts against:
 
-- sign-in: the client IP (``REMOTE_ADDR``; a proxy in front must pass the real address there);
+- sign-in: the client IP (``REMOTE_ADDR``; a proxy in front must pass the real address there),
+  counting failed attempts only (a successful sign-in redirects and is not counted);
 - capture: the bearer token (by its hash), else the signed-in user, else the client IP.
 
 The counters live in the default cache. With the per-process local-memory cache each worker
@@ -82,6 +83,17 @@ def hit(scope: str, key: str, *, now: float | None = None) -> Decision:
     return Decision(allowed=used <= rule.count, rule=rule, used=used, retry_after=retry_after)
 
 
+def peek(scope: str, key: str, *, now: float | None = None) -> Decision:
+    """Whether ``key`` may make one more ``scope`` request, without counting it."""
+    rule = rule_for(scope)
+    now = time.time() if now is None else now
+    window = int(now // rule.seconds)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    used = int(cache.get(f"medtrace:rate:{scope}:{digest}:{window}", 0))
+    retry_after = max(1, math.ceil((window + 1) * rule.seconds - now))
+    return Decision(allowed=used < rule.count, rule=rule, used=used, retry_after=retry_after)
+
+
 def client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
@@ -101,7 +113,7 @@ def client_key(request: HttpRequest, scope: str) -> str:
 
 
 def message(scope: str, decision: Decision) -> str:
-    what = _("sign-in attempts") if scope == "login" else _("capture requests")
+    what = _("failed sign-in attempts") if scope == "login" else _("capture requests")
     return _(
         "Too many %(what)s from this client: the limit is %(count)d per %(seconds)d seconds. "
         "Try again in %(retry)d seconds."
@@ -165,7 +177,12 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if getattr(request, "_medtrace_login_attempt", False) and response.status_code != 302:
+            # Only a failed sign-in counts (a successful one redirects): people signing in
+            # are never throttled, guessing passwords across user names is.
+            hit("login", client_key(request, "login"))
+        return response
 
     def process_view(
         self,
@@ -178,6 +195,12 @@ class RateLimitMiddleware:
             return None
         scope = LIMITED_VIEWS.get(request.resolver_match.view_name)
         if scope is None:
+            return None
+        if scope == "login":
+            decision = peek(scope, client_key(request, scope))
+            if not decision.allowed:
+                return response_for(request, _refusal(scope, decision))
+            request._medtrace_login_attempt = True  # type: ignore[attr-defined]
             return None
         try:
             check(request, scope)

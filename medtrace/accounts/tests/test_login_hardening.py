@@ -315,3 +315,16 @@ def test_an_api_rate_limit_has_the_api_error_shape_and_retry_after(
     assert "Try again in 12 seconds" in body["message"]
     direct = ratelimit.response_for(request, exc)
     assert direct.status_code == 429 and json.loads(direct.content) == body
+
+
+@override_settings(RATE_LIMITS={"login": "2/60", "capture": "120/60"})
+def test_successful_sign_ins_are_not_throttled(carol: User) -> None:
+    client = Client()
+    for _ in range(5):
+        response = _post_login(client, PASSWORD)
+        assert response.status_code == 302
+        client.logout()
+
+    assert _post_login(client, "wrong").status_code == 200
+    assert _post_login(client, "wrong").status_code == 200
+    assert _post_login(client, PASSWORD).status_code == 429
