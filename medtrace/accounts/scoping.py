@@ -49,6 +49,7 @@ __all__ = [
     "epcs_in_scope",
     "event_q",
     "is_partner",
+    "own_events_sql",
     "partner_ids",
     "party_identifiers",
     "redact_event",
@@ -59,6 +60,7 @@ __all__ = [
     "scope_products",
     "scope_units",
     "unscoped_nothing",
+    "visible_event_pks",
     "visible_or_404",
 ]
 
@@ -195,14 +197,117 @@ def _event_ids_sql(ids: list[str]) -> tuple[str, list[Any]]:
     return sql, [*ids, *ids, *ids, *ids, *ids]
 
 
+def _foreign_ids_sql() -> str:
+    """SELECT of every identifier of every *other* outside party (one ``%s``: the partner's
+    own party id): the spellings ``party_identifiers`` gives, built in SQL from the master
+    data so that no list of thousands of identifiers travels as parameters. The maker's own
+    parties (role manufacturer) are not outside parties: their sites are where every unit is
+    made and released."""
+    from medtrace.masterdata.models import Location, Party, PartyRole
+
+    party = Party._meta.db_table
+    location = Location._meta.db_table
+    outside = f"p.id <> %(me)s AND p.role <> '{PartyRole.MANUFACTURER.value}'"
+    gcp = "p.gs1_company_prefix"
+    ref = f"substr(p.gln, length({gcp}) + 1, 12 - length({gcp}))"
+    with_gcp = f"{gcp} <> '' AND substr(p.gln, 1, length({gcp})) = {gcp}"
+    union = " UNION ".join(
+        [
+            f"SELECT l.sgln AS x FROM {location} l JOIN {party} p ON p.id = l.party_id "
+            f"WHERE {outside}",
+            f"SELECT l.gln FROM {location} l JOIN {party} p ON p.id = l.party_id WHERE {outside}",
+            f"SELECT 'https://id.gs1.org/414/' || l.gln FROM {location} l "
+            f"JOIN {party} p ON p.id = l.party_id WHERE {outside}",
+            f"SELECT p.gln FROM {party} p WHERE {outside} AND p.gln <> ''",
+            f"SELECT 'https://id.gs1.org/417/' || p.gln FROM {party} p "
+            f"WHERE {outside} AND p.gln <> ''",
+            f"SELECT 'https://id.gs1.org/414/' || p.gln FROM {party} p "
+            f"WHERE {outside} AND p.gln <> ''",
+            f"SELECT 'urn:epc:id:pgln:' || {gcp} || '.' || {ref} FROM {party} p "
+            f"WHERE {outside} AND {with_gcp}",
+            f"SELECT 'urn:epc:id:sgln:' || {gcp} || '.' || {ref} || '.0' FROM {party} p "
+            f"WHERE {outside} AND {with_gcp}",
+        ]
+    )
+    # No NULL may reach an IN list: "x IN (..., NULL)" is NULL, not false, when x is absent.
+    return f"SELECT fx.x FROM ({union}) fx WHERE fx.x IS NOT NULL"
+
+
+def own_events_sql(user: User, alias: str) -> tuple[str, list[Any]]:
+    """The condition (on the Event row ``alias``) that keeps another outside party's events
+    from a partner: an event at another outside party's location, or naming one in its
+    sourceList or destinationList, is that party's business, unless it names this partner
+    too (a hand-over between the two, which both see). So a unit that went to hospital A and
+    later to hospital B shows B the maker's events and its own, never A's."""
+    from medtrace.ledger.models import EventSourceDest
+
+    ids = partner_ids(user) or []
+    assert user.party_id is not None
+    marks = ", ".join(["%s"] * len(ids)) or "NULL"
+    foreign = _foreign_ids_sql().replace("%(me)s", "%s")
+    per_foreign = foreign.count("%s")
+    sd = EventSourceDest._meta.db_table
+    # COALESCE: a missing bizLocation or readPoint must read as "not there", not as NULL
+    # (which would make the whole condition NULL and hide the event).
+    where = f"COALESCE({alias}.biz_location, '')"
+    point = f"COALESCE({alias}.read_point, '')"
+    sql = (
+        f"NOT (({where} IN ({foreign}) OR {point} IN ({foreign}) "
+        f"OR EXISTS (SELECT 1 FROM {sd} fs WHERE fs.event_id = {alias}.id "
+        f"AND fs.value IN ({foreign}))) "
+        f"AND NOT ({where} IN ({marks}) OR {point} IN ({marks}) "
+        f"OR EXISTS (SELECT 1 FROM {sd} ms WHERE ms.event_id = {alias}.id "
+        f"AND ms.value IN ({marks}))))"
+    )
+    me = [user.party_id] * per_foreign
+    return sql, [*me, *me, *me, *ids, *ids, *ids]
+
+
+def visible_event_pks(user: User | None, pks: Iterable[int]) -> set[int] | None:
+    """Which of the events ``pks`` a partner may see (``own_events_sql``), in one query;
+    ``None`` for users who are not scoped (they see all)."""
+    from medtrace.ledger.models import Event
+
+    if not is_partner(user):
+        return None
+    assert user is not None
+    wanted = sorted(set(pks))
+    cond, params = own_events_sql(user, "e")
+    table = Event._meta.db_table
+    seen: set[int] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        part = wanted[start : start + _CHUNK]
+        marks = ", ".join(["%s"] * len(part))
+        seen.update(
+            _ids(
+                f"SELECT e.id FROM {table} e WHERE e.id IN ({marks}) AND {cond}",
+                [*part, *params],
+            )
+        )
+    return seen
+
+
+def _ids(sql: str, params: list[Any]) -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def event_q(user: User | None) -> Q:
     """``scope_events`` as a condition on Event, to AND into a query (``Q()`` when the user
     is not scoped)."""
+    from medtrace.ledger.models import Event
+
     ids = partner_ids(user)
     if ids is None:
         return Q()
-    sql, params = _event_ids_sql(ids)
-    return Q(pk__in=RawSQL(sql, params))
+    assert user is not None
+    union, params = _event_ids_sql(ids)
+    cond, cond_params = own_events_sql(user, "v")
+    sql = f"SELECT v.id FROM {Event._meta.db_table} v WHERE v.id IN ({union}) AND {cond}"
+    return Q(pk__in=RawSQL(sql, [*params, *cond_params]))
 
 
 def scope_events(user: User | None, qs: QuerySet[Event]) -> QuerySet[Event]:

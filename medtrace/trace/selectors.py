@@ -266,6 +266,10 @@ def unit_timeline(*, id: str, user: User | None) -> dict[str, Any]:
     target = resolve_target(id, user=user, allow_class=False)
     with trace_reads():
         rows = timeline.fetch_timeline_rows(target.epc)
+    # A partner sees the maker's events and its own, not another outside party's.
+    visible = scoping.visible_event_pks(user, (row[1] for row in rows))
+    if visible is not None:
+        rows = [row for row in rows if row[1] in visible]
     holder_id = None
     if target.state is not None:
         holder_id = target.state["possessing_party"] or target.state["owning_party"]

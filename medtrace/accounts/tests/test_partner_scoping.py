@@ -361,3 +361,67 @@ def test_internal_users_without_a_role_still_get_403(db: None) -> None:
     response = session(nobody).get("/api/v1/parties")
 
     assert response.status_code == 403
+
+
+class Loaner:
+    """A loaner pump: the maker ships it to hospital A, which uses it on its ward and returns
+    it; after refurbishment it goes to hospital B. Each hospital may see the maker's events and
+    its own, never the other hospital's."""
+
+    def __init__(self, w: f.World, hospital_a: User, hospital_b: User) -> None:
+        from medtrace.masterdata.tests import factories as md
+
+        assert hospital_a.party is not None and hospital_b.party is not None
+        maker = w.pgln(w.maker)
+        hosp_a, hosp_b = w.pgln(hospital_a.party), w.pgln(hospital_b.party)
+        ward_a = md.location(owner=hospital_a.party, kind="site", ref=5, name="ICU A")
+        self.unit = w.device_sn("LOAN-1")
+        u = [self.unit]
+        self.events = {
+            "made": f.commission(u, f.t(1), location=w.plant.sgln),
+            "to_a": f.obj(u, f.t(2), biz_step="shipping", sources=[("possessing_party", maker)],
+                          destinations=[("possessing_party", hosp_a)]),
+            "a_in": f.obj(u, f.t(3), biz_step="receiving",
+                          destinations=[("possessing_party", hosp_a)]),
+            "a_ward": f.obj(u, f.t(4), biz_step="inspecting", location=ward_a.sgln),
+            "a_back": f.obj(u, f.t(5), biz_step="shipping", sources=[("possessing_party", hosp_a)],
+                            destinations=[("possessing_party", maker)]),
+            "refurb": f.obj(u, f.t(6), biz_step="repairing", location=w.plant.sgln),
+            "to_b": f.obj(u, f.t(7), biz_step="shipping", sources=[("possessing_party", maker)],
+                          destinations=[("possessing_party", hosp_b)]),
+            "b_in": f.obj(u, f.t(8), biz_step="receiving",
+                          destinations=[("possessing_party", hosp_b)]),
+        }  # fmt: skip
+        f.capture(*self.events.values())
+
+    def ids(self, *names: str) -> set[str]:
+        return {str(self.events[name]["eventID"]) for name in names}
+
+
+def test_a_loaner_shows_each_hospital_only_the_makers_events_and_its_own(
+    w: f.World, hospital_a: User, hospital_b: User, qa_manager: User
+) -> None:
+    loan = Loaner(w, hospital_a, hospital_b)
+    a_side = loan.ids("to_a", "a_in", "a_ward", "a_back")
+    b_side = loan.ids("to_b", "b_in")
+    maker = loan.ids("made", "refurb")
+
+    seen: dict[str, dict[str, set[str]]] = {}
+    for name, user in (("a", hospital_a), ("b", hospital_b), ("qa", qa_manager)):
+        client = session(user)
+        timeline = client.get(_timeline(loan.unit))
+        assert timeline.status_code == 200, timeline.content
+        epcis = bearer(user, "epcis:query").get("/epcis/events", {"perPage": 100})
+        seen[name] = {
+            "timeline": {e["eventID"] for e in timeline.json()["events"]},
+            "epcis": set(_event_ids(epcis)),
+        }
+
+    for door in ("timeline", "epcis"):
+        assert seen["a"][door] == maker | a_side, door
+        assert seen["b"][door] == maker | b_side, door
+        assert seen["qa"][door] == maker | a_side | b_side, door
+    # An event of the other hospital is not there, even by its ID.
+    [a_ward] = loan.ids("a_ward")
+    response = bearer(hospital_b, "epcis:query").get(f"/epcis/events/{quote(a_ward, safe='')}")
+    assert response.status_code == 404
