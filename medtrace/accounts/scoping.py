@@ -32,7 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.db.models import Model, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from medtrace.errors import NotFound
@@ -305,9 +306,16 @@ def event_q(user: User | None) -> Q:
         return Q()
     assert user is not None
     union, params = _event_ids_sql(ids)
-    cond, cond_params = own_events_sql(user, "v")
-    sql = f"SELECT v.id FROM {Event._meta.db_table} v WHERE v.id IN ({union}) AND {cond}"
-    return Q(pk__in=RawSQL(sql, [*params, *cond_params]))
+    # The condition reads the Event row of the query it is ANDed into (Django names it by its
+    # table), so the database filters the few events in scope, not a second pass over all.
+    cond, cond_params = own_events_sql(user, Event._meta.db_table)
+    if connection.vendor == "postgresql":
+        # OFFSET 0 keeps PostgreSQL from flattening the union into a join that it then
+        # re-scans for every candidate row: as a hashed subplan each probe is O(1).
+        union = f"SELECT z.event_id FROM ({union}) z OFFSET 0"
+    return Q(pk__in=RawSQL(union, params)) & Q(
+        RawSQL(cond, cond_params, output_field=BooleanField())
+    )
 
 
 def scope_events(user: User | None, qs: QuerySet[Event]) -> QuerySet[Event]:
