@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from medtrace.accounts.models import User
+from medtrace.audit import services as audit
 
 from .models import Alert, AlertSeverity, AlertStatus
 
@@ -25,7 +26,7 @@ def alert_raise(
 ) -> Alert:
     if not recipient_role and recipient_user is None:
         raise ValueError("an alert needs a recipient role or user")
-    return Alert.objects.create(
+    alert = Alert.objects.create(
         kind=kind,
         title=title[:200],
         message=message,
@@ -36,6 +37,8 @@ def alert_raise(
         object_type=object_type,
         object_id=object_id,
     )
+    audit.record_create(alert)  # raised by the system, in the transaction of its cause
+    return alert
 
 
 def alerts_for(user: User) -> QuerySet[Alert]:

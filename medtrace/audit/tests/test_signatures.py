@@ -104,6 +104,7 @@ def test_the_password_is_checked_every_time_and_repeated_failures_lock_signing(
     assert AuditEntry.objects.filter(action="sign-locked").count() == 1
     alert = Alert.objects.get(kind="signing_locked")
     assert alert.recipient_role == "qa_ra" and "warehouse_clerk" in alert.title
+    assert AuditEntry.objects.filter(object_type="alerts.alert", action="create").count() == 1
 
 
 def test_qa_unlocks_signing_through_the_api(
