@@ -141,6 +141,7 @@ def _register_routers() -> None:
     from medtrace.audit.api import router as audit_router
     from medtrace.masterdata.api import router as masterdata_router
     from medtrace.masterdata.api_labels import router as labels_router
+    from medtrace.production.api import router as production_router
     from medtrace.service.api import router as service_router
     from medtrace.trace.api import router as trace_router
 
@@ -149,6 +150,7 @@ def _register_routers() -> None:
     api.add_router("/", labels_router)
     api.add_router("/", trace_router)
     api.add_router("/", service_router)
+    api.add_router("/", production_router)
 
 
 _register_routers()

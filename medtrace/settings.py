@@ -157,6 +157,7 @@ INSTALLED_APPS = [
     "medtrace.masterdata",
     "medtrace.ledger",
     "medtrace.trace",
+    "medtrace.production",
     "medtrace.alerts",
     "medtrace.service",
     "medtrace.web",

@@ -360,6 +360,24 @@ api_case(
     body={"reason": "matrix"},
 )
 
+# Serial allocation: every department reads a product's serial rule, QA/RA (and admin) set it,
+# production (and admin) allocate. Partners: 404 for a read (the maker's production data);
+# their tokens cannot carry masterdata:write or production:write (403).
+SERIAL_RULE = V + "/products/{product_id}/serial-rule"
+api_case("GET /api/v1/products/{product_id}/serial-rule", STAFF_ONLY, url=SERIAL_RULE)
+api_case(
+    "PUT /api/v1/products/{product_id}/serial-rule",
+    only(("qa_ra", "admin"), 200),
+    url=SERIAL_RULE,
+    body={"prefix": "MX", "sequence_width": 7, "reason": "matrix"},
+)
+api_case(
+    "POST /api/v1/products/{product_id}/serials",
+    only(("production", "admin"), 201),
+    url=V + "/products/{product_id}/serials",
+    body={"count": 2, "work_order_ref": "WO-MX"},
+)
+
 # Where the code answers otherwise than the rules above, pending a decision outside this test
 # (the owner's file was mid-edit): (key, case url, persona) -> (status now, why). The matrix
 # test expects the status now, and fails once the rule holds, so that the entry is removed.
@@ -673,6 +691,7 @@ def _build() -> World:
     from medtrace.ledger.models import CaptureJob, Event
     from medtrace.lib import udi
     from medtrace.masterdata.tests import factories as md
+    from medtrace.production.services import serial_rule_set
     from medtrace.service import services as implants
     from medtrace.trace.tests import factories as f
 
@@ -723,6 +742,7 @@ def _build() -> World:
         at_b,
     )
     bom = md.bom(product_=w.device, lines=[(w.resin, "1")])
+    serial_rule_set(product=w.device, data={"prefix": "MX", "sequence_width": 6}, user=None)
     implant_a, implant_b = (
         implants.implant_record_create(
             data={

@@ -40,6 +40,8 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("alerts.alert", "Alerts"),
     ("accounts.user", "Users"),
     ("service.implantrecord", "Implant records (masked)"),
+    ("production.serialrule", "Production: serial rules"),
+    ("production.allocatedserial", "Production: allocated serials (A: allocate)"),
 )
 SPECIAL: dict[str, str] = {
     "service.reveal_implantrecord": "Implant records: reveal patient data (audited)",

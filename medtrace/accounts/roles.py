@@ -43,6 +43,8 @@ _VIEW_ALL = (
     "ledger.view_event",
     "ledger.view_unitstate",
     "ledger.view_genealogyedge",
+    "production.view_serialrule",
+    "production.view_allocatedserial",
 )
 
 
@@ -67,12 +69,16 @@ def _crud(*models: str) -> tuple[str, ...]:
 # masked; revealing the patient's data is a separate permission, and every reveal is audited.
 _IMPLANTS = ("service.view_implantrecord", "service.add_implantrecord")
 _IMPLANTS_MANAGE = (*_IMPLANTS, "service.change_implantrecord", "service.reveal_implantrecord")
+# Serial numbers: QA/RA owns the rules (they are printed on regulated labels, UDI-PI);
+# production allocates serials. Allocations are never changed or deleted.
+_SERIAL_RULES = ("production.add_serialrule", "production.change_serialrule")
+_ALLOCATE = ("production.add_allocatedserial",)
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.PROCUREMENT: _VIEW_ALL
     + _SIGN
     + _crud("party", "partylicence", "material", "materialsupplier"),
-    Role.PRODUCTION: _VIEW_ALL + _SIGN + _crud("bom", "bomline"),
+    Role.PRODUCTION: _VIEW_ALL + _SIGN + _crud("bom", "bomline") + _ALLOCATE,
     Role.QC: _VIEW_ALL + _SIGN,
     Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location"),
     Role.SALES: _VIEW_ALL + _SIGN + _crud("party", "partylicence", "location"),
@@ -82,7 +88,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + _AUDIT_READ
     + ("audit.change_signingstate", "alerts.view_alert")
     + _crud("product", "productidentifier", "party", "partylicence", "bom", "bomline")
-    + _IMPLANTS_MANAGE,
+    + _IMPLANTS_MANAGE
+    + _SERIAL_RULES,
     # Read-only everywhere, and the whole audit trail.
     Role.AUDITOR: _VIEW_ALL
     + _AUDIT_READ
@@ -93,7 +100,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + ("audit.change_signingstate", "alerts.view_alert")
     + _crud(*MASTERDATA_MODELS)
     + ("accounts.view_user", "accounts.add_user", "accounts.change_user")
-    + _IMPLANTS_MANAGE,
+    + _IMPLANTS_MANAGE
+    + _SERIAL_RULES
+    + _ALLOCATE,
 }
 
 

@@ -36,6 +36,7 @@ KNOWN_SCOPES = frozenset(
         "implants:read",
         "implants:write",
         "implants:reveal",
+        "production:write",
     }
 )
 # What a partner's token may carry: the reads that partner scoping (accounts/scoping.py) limits

@@ -43,6 +43,7 @@ SCOPE_HELP = {
     "implants:read": gettext_lazy("read implant records (patient data masked)"),
     "implants:write": gettext_lazy("record implants"),
     "implants:reveal": gettext_lazy("reveal patient data (needs the permission; audited)"),
+    "production:write": gettext_lazy("allocate serial numbers (within your role)"),
 }
 
 
