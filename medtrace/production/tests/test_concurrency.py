@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -72,16 +71,13 @@ def test_sequential_stations_get_distinct_contiguous_serials() -> None:
 
 
 @pytest.mark.django_db
-def test_ten_thousand_serials_in_one_call_take_under_two_seconds() -> None:
-    # DESIGN §10 / issue 5: commissioning 10,000 serials in one work order takes 2 s or less;
-    # allocating them is a small part of that.
+def test_ten_thousand_serials_in_one_call_are_all_distinct_and_stored() -> None:
+    # The speed (issue 5: commissioning 10,000 serials in 2 s or less) is measured in bench/,
+    # not here: a timed unit test only measures how busy the CI machine is.
     product = serial_product()
     rule(product, prefix="B", date_part="YYMMDD", sequence_width=6)
 
-    began = time.perf_counter()
     serials = services.serials_allocate(product=product, count=10_000, user=None)
-    elapsed = time.perf_counter() - began
 
     assert len(set(serials)) == 10_000
     assert AllocatedSerial.objects.filter(product=product).count() == 10_000
-    assert elapsed < 2.0, f"10,000 serials took {elapsed:.2f} s"
