@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.test_settings import boot
+
 
 def _boot(field_key: str | None, var_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDTRACE_")}
     # An empty var dir: no var/medtrace.env from `make run` can supply a key.
-    env.update(MEDTRACE_DEBUG="1", MEDTRACE_VAR_DIR=str(var_dir))
-    if field_key is not None:
-        env["MEDTRACE_FIELD_KEY"] = field_key
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); "
-            "from django.conf import settings; print(len(settings.FIELD_KEY))",
-        ],
-        env={**env, "DJANGO_SETTINGS_MODULE": "medtrace.settings"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return boot(
+        {"MEDTRACE_DEBUG": "1", "MEDTRACE_VAR_DIR": str(var_dir), "MEDTRACE_FIELD_KEY": field_key},
+        show="len(settings.FIELD_KEY)",
     )
 
 
