@@ -64,10 +64,8 @@ def resolve_record(object_type: str, object_id: str, *, user: Any) -> RecordRef:
 
 
 def record_history(ref: RecordRef) -> QuerySet[AuditEntry]:
-    return (
-        AuditEntry.objects.filter(object_type=ref.object_type, object_id=ref.object_id)
-        .select_related(None)
-        .order_by("seq")
+    return AuditEntry.objects.filter(object_type=ref.object_type, object_id=ref.object_id).order_by(
+        "seq"
     )
 
 
