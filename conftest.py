@@ -42,6 +42,16 @@ def _english_outside_requests() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _attachment_dir(tmp_path_factory: Any) -> Any:
+    """Attachments written by a test go to a temporary directory, never to var/."""
+    from django.conf import settings
+
+    if settings.configured:
+        settings.ATTACHMENT_DIR = tmp_path_factory.getbasetemp() / "attachments"
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Any:
     """Rate-limit counters live in the cache; every test starts without any."""
     from django.conf import settings

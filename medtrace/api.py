@@ -139,11 +139,15 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from medtrace.audit.api import router as audit_router
+    from medtrace.distribution.api import router as distribution_router
     from medtrace.masterdata.api import router as masterdata_router
     from medtrace.masterdata.api_labels import router as labels_router
+    from medtrace.procurement.api import router as procurement_router
     from medtrace.production.api import router as production_router
+    from medtrace.quality.api import router as quality_router
     from medtrace.service.api import router as service_router
     from medtrace.trace.api import router as trace_router
+    from medtrace.warehouse.api import router as warehouse_router
 
     api.add_router("/", masterdata_router)
     api.add_router("/", audit_router)
@@ -151,6 +155,10 @@ def _register_routers() -> None:
     api.add_router("/", trace_router)
     api.add_router("/", service_router)
     api.add_router("/", production_router)
+    api.add_router("/", procurement_router)
+    api.add_router("/", quality_router)
+    api.add_router("/", warehouse_router)
+    api.add_router("/", distribution_router)
 
 
 _register_routers()

@@ -157,7 +157,12 @@ INSTALLED_APPS = [
     "medtrace.masterdata",
     "medtrace.ledger",
     "medtrace.trace",
+    "medtrace.lifecycle",
+    "medtrace.procurement",
     "medtrace.production",
+    "medtrace.quality",
+    "medtrace.warehouse",
+    "medtrace.distribution",
     "medtrace.alerts",
     "medtrace.service",
     "medtrace.web",
@@ -292,6 +297,13 @@ SIGNING_MAX_FAILURES = env_int("MEDTRACE_SIGNING_MAX_FAILURES", 3, minimum=1)
 CHECKPOINT_KEY_FILE = Path(
     os.environ.get("MEDTRACE_CHECKPOINT_KEY_FILE", str(VAR_DIR / "audit-checkpoint.key"))
 )
+
+# Stored attachments (certificates of conformity, licence scans, test data), named by SHA-256.
+ATTACHMENT_DIR = Path(os.environ.get("MEDTRACE_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
+# Largest attachment accepted, in bytes.
+ATTACHMENT_MAX_BYTES = env_int("MEDTRACE_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
+# Our own company (the maker) as a GLN; empty = the one active party with the role manufacturer.
+OWN_PARTY_GLN = os.environ.get("MEDTRACE_OWN_PARTY_GLN", "")
 
 LOGGING = {
     "version": 1,

@@ -36,10 +36,13 @@ the world is built once per module.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -611,6 +614,18 @@ add("/i18n/setlang/", Case("GET", "/i18n/setlang/", expect(302, 302), session=Tr
 add("/admin/", Case("GET", "/admin/", expect(302, 302, admin=200), session=True))
 
 
+# The lifecycle apps keep their entries in tests/matrix/<app>.py: each module defines
+# ``register(m)`` (``m`` is this module: use m.api_case, m.add, m.Case, m.only, m.expect, m.V, ...)
+# and may define ``build(w, users, values) -> dict`` adding world values its URLs and bodies use.
+MATRIX_PARTS = tuple(
+    importlib.import_module(f"tests.matrix.{path.stem}")
+    for path in sorted((Path(__file__).parent / "matrix").glob("*.py"))
+    if not path.stem.startswith("_")
+)
+for _part in MATRIX_PARTS:
+    _part.register(sys.modules[__name__])
+
+
 # Discovery -------------------------------------------------------------------------------------
 
 
@@ -815,6 +830,9 @@ def _build() -> World:
         "sub_hospital_a": subscriptions["sub_hospital_a"].pk,
         "gln_b": hospital_b.gln,
     }
+    for part in MATRIX_PARTS:
+        if hasattr(part, "build"):
+            values.update(part.build(w, users, values))
     return World(values, users, token_clients, session_clients)
 
 

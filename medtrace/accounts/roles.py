@@ -45,6 +45,8 @@ _VIEW_ALL = (
     "ledger.view_genealogyedge",
     "production.view_serialrule",
     "production.view_allocatedserial",
+    "quality.view_hold",
+    "quality.view_release",
 )
 
 
@@ -73,23 +75,28 @@ _IMPLANTS_MANAGE = (*_IMPLANTS, "service.change_implantrecord", "service.reveal_
 # production allocates serials. Allocations are never changed or deleted.
 _SERIAL_RULES = ("production.add_serialrule", "production.change_serialrule")
 _ALLOCATE = ("production.add_allocatedserial",)
+# Holds and release (issue 5, quality): QC and QA/RA hold, lift and release (e-signed);
+# warehouse and service may quarantine (a return, a damaged case), not lift or release.
+_HOLD = ("quality.add_hold",)
+_RELEASE = (*_HOLD, "quality.change_hold", "quality.add_release")
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.PROCUREMENT: _VIEW_ALL
     + _SIGN
     + _crud("party", "partylicence", "material", "materialsupplier"),
     Role.PRODUCTION: _VIEW_ALL + _SIGN + _crud("bom", "bomline") + _ALLOCATE,
-    Role.QC: _VIEW_ALL + _SIGN,
-    Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location"),
+    Role.QC: _VIEW_ALL + _SIGN + _RELEASE,
+    Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location") + _HOLD,
     Role.SALES: _VIEW_ALL + _SIGN + _crud("party", "partylicence", "location"),
-    Role.SERVICE: _VIEW_ALL + _SIGN + _IMPLANTS,
+    Role.SERVICE: _VIEW_ALL + _SIGN + _IMPLANTS + _HOLD,
     Role.QA_RA: _VIEW_ALL
     + _SIGN
     + _AUDIT_READ
     + ("audit.change_signingstate", "alerts.view_alert")
     + _crud("product", "productidentifier", "party", "partylicence", "bom", "bomline")
     + _IMPLANTS_MANAGE
-    + _SERIAL_RULES,
+    + _SERIAL_RULES
+    + _RELEASE,
     # Read-only everywhere, and the whole audit trail.
     Role.AUDITOR: _VIEW_ALL
     + _AUDIT_READ
@@ -102,7 +109,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + ("accounts.view_user", "accounts.add_user", "accounts.change_user")
     + _IMPLANTS_MANAGE
     + _SERIAL_RULES
-    + _ALLOCATE,
+    + _ALLOCATE
+    + _RELEASE,
 }
 
 

@@ -66,7 +66,27 @@ def signing_locked(user: Any) -> bool:
     return SigningState.objects.filter(user=user, locked_at__isnull=False).exists()
 
 
+def signature_precheck(*, user: Any, password: str, object_type: str, object_repr: str) -> None:
+    """Check the signer before a signed step starts its transaction: active user, signing not
+    locked, password right. A wrong password is counted (and may lock signing) even though the
+    step then writes nothing. ``signature_apply`` inside the step signs the stored record."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        raise PermissionDenied("An electronic signature needs an active, signed-in user")
+    if signing_locked(user):
+        raise PermissionDenied(
+            "Your e-signing is locked after repeated wrong passwords; ask QA or an administrator "
+            "to unlock it",
+            details={"locked": True},
+        )
+    if not password or not user.check_password(password):
+        _refuse(user, object_type, "", object_repr)
+
+
 def _refuse_wrong_password(user: Any, record: models.Model) -> None:
+    _refuse(user, audit.label_of(record), record.pk, str(record))
+
+
+def _refuse(user: Any, object_type: str, object_id: Any, object_repr: str) -> None:
     """Count the failure (committed even though the signing fails) and lock at the limit."""
     from medtrace.alerts.services import alert_raise
 
@@ -80,9 +100,9 @@ def _refuse_wrong_password(user: Any, record: models.Model) -> None:
         state.save()
         audit.record(
             action=AuditAction.SIGN_FAILED,
-            object_type=audit.label_of(record),
-            object_id=record.pk,
-            object_repr=str(record),
+            object_type=object_type,
+            object_id=object_id,
+            object_repr=object_repr,
             changes={"failures": state.failures, "limit": limit},
             user=user,
         )
@@ -101,13 +121,13 @@ def _refuse_wrong_password(user: Any, record: models.Model) -> None:
                 title=f"E-signing locked for {user.get_username()} after {limit} wrong passwords",
                 message=(
                     f"{user.get_username()} entered a wrong password {limit} times in a row while "
-                    f"signing {audit.label_of(record)} {record.pk}. Signing stays locked until QA "
-                    "or an administrator unlocks it."
+                    f"signing {object_type} {object_id or object_repr}. Signing stays locked "
+                    "until QA or an administrator unlocks it."
                 ),
                 recipient_role="qa_ra",
                 evidence={
                     "user": user.get_username(),
-                    "record": f"{audit.label_of(record)}:{record.pk}",
+                    "record": f"{object_type}:{object_id or object_repr}",
                 },
                 object_type="accounts.user",
                 object_id=str(user.pk),

@@ -1,0 +1,7 @@
+"""REST endpoints of the procurement app (mounted at /api/v1/)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["procurement"])
