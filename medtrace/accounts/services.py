@@ -37,6 +37,14 @@ KNOWN_SCOPES = frozenset(
         "implants:write",
         "implants:reveal",
         "production:write",
+        # The lifecycle documents (issue 5): reading them, and writing each department's.
+        "lifecycle:read",
+        "procurement:write",
+        "quality:write",
+        "warehouse:write",
+        "distribution:write",
+        "service:write",
+        "partner:receive",
     }
 )
 # What a partner's token may carry: the reads that partner scoping (accounts/scoping.py) limits
@@ -51,6 +59,8 @@ PARTNER_SCOPES = KNOWN_SCOPES & frozenset(
         "recall:ack",
         "implants:read",
         "implants:write",
+        "lifecycle:read",
+        "partner:receive",
     }
 )
 MAX_TOKEN_DAYS_UI = 365
