@@ -139,6 +139,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from medtrace.audit.api import router as audit_router
+    from medtrace.conditions.api import router as conditions_router
     from medtrace.distribution.api import router as distribution_router
     from medtrace.masterdata.api import router as masterdata_router
     from medtrace.masterdata.api_labels import router as labels_router
@@ -159,6 +160,7 @@ def _register_routers() -> None:
     api.add_router("/", quality_router)
     api.add_router("/", warehouse_router)
     api.add_router("/", distribution_router)
+    api.add_router("/", conditions_router)
 
 
 _register_routers()

@@ -163,6 +163,7 @@ INSTALLED_APPS = [
     "medtrace.quality",
     "medtrace.warehouse",
     "medtrace.distribution",
+    "medtrace.conditions",
     "medtrace.alerts",
     "medtrace.service",
     "medtrace.web",

@@ -28,4 +28,5 @@ urlpatterns = [
     path("warehouse/", include("medtrace.warehouse.urls")),
     path("distribution/", include("medtrace.distribution.urls")),
     path("service/", include("medtrace.service.urls")),
+    path("conditions/", include("medtrace.conditions.urls")),
 ]

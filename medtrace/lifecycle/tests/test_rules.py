@@ -169,3 +169,28 @@ def test_installing_into_a_scrapped_unit_is_refused(w: f.World) -> None:
         exc = refused(step, [unit])
         assert codes(exc) == {"scrapped"}, step
         assert "X1" in exc.message and "scrapped" in exc.message
+
+
+def test_contents_reads_nested_containers(w: f.World) -> None:
+    from medtrace.lifecycle.selectors import contents, with_contents
+
+    units = commission(w, "N1", "N2", "N3")
+    case1, case2, pallet = w.sscc(11), w.sscc(12), w.sscc(13)
+    ev.emit(
+        [
+            ev.aggregation_event(
+                action="ADD", parent=case1, children=units[:2], biz_step="packing"
+            ),
+            ev.aggregation_event(
+                action="ADD", parent=case2, children=units[2:], biz_step="packing"
+            ),
+            ev.aggregation_event(action="ADD", parent=pallet, children=[case1, case2]),
+        ],
+        user=None,
+    )
+    inside = contents([pallet, case1, units[0]])
+    assert set(inside[pallet]) == {case1, case2, *units}
+    assert inside[pallet][:2] == sorted([case1, case2])
+    assert inside[case1] == sorted(units[:2]) and inside[units[0]] == []
+    ev.emit([ev.aggregation_event(action="DELETE", parent=case1, children=[units[0]])], user=None)
+    assert set(with_contents([pallet])) == {pallet, case1, case2, units[1], units[2]}

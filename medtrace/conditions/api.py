@@ -1,0 +1,7 @@
+"""REST endpoints of the conditions app (mounted at /api/v1/)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["conditions"])
