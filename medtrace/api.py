@@ -141,6 +141,7 @@ def _register_routers() -> None:
     from medtrace.audit.api import router as audit_router
     from medtrace.conditions.api import router as conditions_router
     from medtrace.distribution.api import router as distribution_router
+    from medtrace.lifecycle.api import router as lifecycle_router
     from medtrace.masterdata.api import router as masterdata_router
     from medtrace.masterdata.api_labels import router as labels_router
     from medtrace.procurement.api import router as procurement_router
@@ -161,6 +162,7 @@ def _register_routers() -> None:
     api.add_router("/", warehouse_router)
     api.add_router("/", distribution_router)
     api.add_router("/", conditions_router)
+    api.add_router("/", lifecycle_router)
 
 
 _register_routers()

@@ -47,3 +47,30 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sha256[:12]}…)"
+
+
+class TraceCertificate(models.Model):
+    """An issued traceability certificate (产品追溯证明) of one unit.
+
+    The full content the PDF prints is kept as issued, with the SHA-256 of its canonical JSON
+    (the verification hash printed on the PDF). Anyone holding the PDF can look the number up
+    and compare hashes; ``verify`` also rebuilds the content from today's ledger and says
+    whether the unit's record changed since issue. Never changed or deleted.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    epc = models.CharField(_("unit (EPC)"), max_length=512, db_index=True)
+    issued_at = models.DateTimeField(_("issued at"))
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    content = models.JSONField(_("content"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+
+    class Meta:
+        verbose_name = _("traceability certificate")
+        verbose_name_plural = _("traceability certificates")
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.epc}"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("products/<int:pk>/label.<str:fmt>", views.product_label, name="product_label"),
     path("scan/", views.scan, name="scan"),
     path("trace/", views_trace.trace_page, name="trace"),
+    path("trace/certificate/", views_trace.certificate_page, name="certificate"),
     path("audit/", views_records.audit_trail, name="audit_trail"),
     path("records/<str:object_type>/<str:object_id>/", views_records.record_page, name="record"),
     path(

@@ -56,3 +56,25 @@ def trace_page(request: HttpRequest) -> HttpResponse:
     except MedtraceError as exc:
         context["error"] = exc.message
         return render(request, "web/trace_error.html", context, status=exc.status)
+
+
+@login_required
+def certificate_page(request: HttpRequest) -> HttpResponse:
+    """Issue the unit's traceability certificate and open it as PDF."""
+    from django.utils import translation
+
+    from medtrace.lifecycle.certificate import certificate_issue
+    from medtrace.lifecycle.certificate_pdf import certificate_pdf
+
+    ident = request.GET.get("id", "").strip()
+    user = request.user if isinstance(request.user, User) else None
+    try:
+        cert = certificate_issue(id=ident, user=user)
+    except MedtraceError as exc:
+        context = {"scan_code": ident, "ident": ident, "error": exc.message}
+        return render(request, "web/trace_error.html", context, status=exc.status)
+    body = certificate_pdf(cert, language=translation.get_language() or "zh-hans")
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{cert.number}.pdf"'
+    response["X-Certificate-SHA256"] = cert.sha256
+    return response
