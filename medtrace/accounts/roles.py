@@ -47,6 +47,9 @@ _VIEW_ALL = (
     "production.view_allocatedserial",
     "quality.view_hold",
     "quality.view_release",
+    "quality.view_inspectionplan",
+    "quality.view_inspectionresult",
+    "quality.view_nonconformance",
 )
 
 
@@ -79,16 +82,23 @@ _ALLOCATE = ("production.add_allocatedserial",)
 # warehouse and service may quarantine (a return, a damaged case), not lift or release.
 _HOLD = ("quality.add_hold",)
 _RELEASE = (*_HOLD, "quality.change_hold", "quality.add_release")
+# Quality (issue 5 item 3): anyone who finds a problem may open a nonconformance; QC inspects and
+# dispositions; QA/RA owns the inspection plans and alone approves use-as-is concessions.
+_NC_OPEN = ("quality.add_nonconformance",)
+_INSPECT = (*_NC_OPEN, "quality.add_inspectionresult", "quality.change_nonconformance")
+_PLANS = ("quality.add_inspectionplan", "quality.change_inspectionplan")
+_CONCESSION = ("quality.approve_concession",)
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.PROCUREMENT: _VIEW_ALL
     + _SIGN
-    + _crud("party", "partylicence", "material", "materialsupplier"),
-    Role.PRODUCTION: _VIEW_ALL + _SIGN + _crud("bom", "bomline") + _ALLOCATE,
-    Role.QC: _VIEW_ALL + _SIGN + _RELEASE,
-    Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location") + _HOLD,
+    + _crud("party", "partylicence", "material", "materialsupplier")
+    + _NC_OPEN,
+    Role.PRODUCTION: _VIEW_ALL + _SIGN + _crud("bom", "bomline") + _ALLOCATE + _NC_OPEN,
+    Role.QC: _VIEW_ALL + _SIGN + _RELEASE + _INSPECT,
+    Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location") + _HOLD + _NC_OPEN,
     Role.SALES: _VIEW_ALL + _SIGN + _crud("party", "partylicence", "location"),
-    Role.SERVICE: _VIEW_ALL + _SIGN + _IMPLANTS + _HOLD,
+    Role.SERVICE: _VIEW_ALL + _SIGN + _IMPLANTS + _HOLD + _NC_OPEN,
     Role.QA_RA: _VIEW_ALL
     + _SIGN
     + _AUDIT_READ
@@ -96,7 +106,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + _crud("product", "productidentifier", "party", "partylicence", "bom", "bomline")
     + _IMPLANTS_MANAGE
     + _SERIAL_RULES
-    + _RELEASE,
+    + _RELEASE
+    + _INSPECT
+    + _PLANS
+    + _CONCESSION,
     # Read-only everywhere, and the whole audit trail.
     Role.AUDITOR: _VIEW_ALL
     + _AUDIT_READ
@@ -110,7 +123,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + _IMPLANTS_MANAGE
     + _SERIAL_RULES
     + _ALLOCATE
-    + _RELEASE,
+    + _RELEASE
+    + _INSPECT
+    + _PLANS,
 }
 
 

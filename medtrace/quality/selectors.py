@@ -1,0 +1,225 @@
+"""Quality reads: inspections of units and lots, open holds and nonconformances, what awaits
+inspection or release. Set-based: a handful of queries whatever the number of targets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, Q
+
+from medtrace.audit.models import Signature
+from medtrace.audit.signatures import content_sha256
+from medtrace.ledger.models import UnitState
+from medtrace.lib import udi
+
+from .holds import is_lot_class
+from .models import InspectionKind, InspectionPlan, InspectionResult, Measurement
+
+RESULT_TYPE = "quality.inspectionresult"
+
+
+def _number(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text
+
+
+def lot_of_class(target: str) -> tuple[str, str]:
+    """(gtin, lot) of a lot class URN, ("", "") when it has none (our own material lot URNs)."""
+    if target.startswith("urn:epc:class:lgtin:"):
+        try:
+            identity = udi.parse(target)
+        except udi.UdiError:
+            return "", ""
+        return identity.gtin or "", identity.lot or ""
+    return "", ""
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which results concern a set of targets: by target, and by (gtin, lot)."""
+
+    targets: list[str]
+    unit_lots: dict[str, tuple[str, str]]  # unit EPC -> its lot
+    class_lots: dict[str, tuple[str, str]]  # lot class URN -> (gtin, lot)
+
+    @classmethod
+    def of(cls, targets: Iterable[str]) -> _Scope:
+        wanted = list(dict.fromkeys(t.strip() for t in targets if t and t.strip()))
+        units = [t for t in wanted if not is_lot_class(t)]
+        unit_lots = {
+            epc: (gtin, lot)
+            for epc, gtin, lot in UnitState.objects.filter(epc__in=units).values_list(
+                "epc", "gtin", "lot"
+            )
+            if gtin and lot
+        }
+        class_lots = {t: lot_of_class(t) for t in wanted if is_lot_class(t)}
+        return cls(wanted, unit_lots, {t: gl for t, gl in class_lots.items() if gl[0]})
+
+    def query(self) -> Q:
+        q = Q(target__in=self.targets)
+        # A unit is covered by the results of its lot (lot-level results have no serial) ...
+        for gtin, lot in set(self.unit_lots.values()):
+            q |= Q(gtin=gtin, lot=lot, serial="")
+        # ... and a lot by every result on it or on one of its units.
+        for gtin, lot in set(self.class_lots.values()):
+            q |= Q(gtin=gtin, lot=lot)
+        return q
+
+
+def _signatures(results: list[InspectionResult]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if not results:
+        return out
+    current = {str(r.pk): content_sha256(r) for r in results}
+    for sig in Signature.objects.filter(
+        object_type=RESULT_TYPE, object_id__in=list(current)
+    ).order_by("signed_at", "id"):
+        valid = sig.content_sha256 == current[sig.object_id]
+        out[sig.object_id].append(
+            {
+                "meaning": sig.meaning,
+                "printed_name": sig.printed_name,
+                "username": sig.username,
+                "signed_at": sig.signed_at,
+                "content_sha256": sig.content_sha256,
+                "reason": sig.reason,
+                "valid": valid,
+            }
+        )
+    return out
+
+
+def _measurement(m: Measurement) -> dict[str, Any]:
+    measured = m.type == "measured"
+    return {
+        "sample": m.sample,
+        "characteristic": m.characteristic,
+        "type": m.type,
+        "value": _number(m.value)
+        if measured
+        else ("conforms" if m.conforms else "does not conform"),
+        "unit": m.unit,
+        "nominal": _number(m.nominal),
+        "lower": _number(m.lower),
+        "upper": _number(m.upper),
+        "passed": m.passed,
+    }
+
+
+def result_rows(results: Iterable[InspectionResult]) -> list[dict[str, Any]]:
+    """Results as plain dicts (see ``inspections_for``); ``results`` must come from
+    ``results_queryset`` so measurements and users are already loaded."""
+    rows = list(results)
+    sigs = _signatures(rows)
+    return [
+        {
+            "id": r.pk,
+            "number": r.number,
+            "plan": f"{r.plan.code} v{r.plan_version}",
+            "plan_code": r.plan.code,
+            "plan_name": r.plan.name,
+            "plan_version": r.plan_version,
+            "kind": r.kind,
+            "target": r.target,
+            "gtin": r.gtin,
+            "lot": r.lot,
+            "serial": r.serial,
+            "lot_size": r.lot_size,
+            "samples": r.samples,
+            "result": r.result,
+            "inspected_at": r.inspected_at,
+            "inspector": r.inspector.display_name() if r.inspector else "",
+            "note": r.note,
+            "measurements": [_measurement(m) for m in r.measurements.all()],
+            "signatures": sigs.get(str(r.pk), []),
+        }
+        for r in rows
+    ]
+
+
+def results_queryset() -> Any:
+    return InspectionResult.objects.select_related("plan", "inspector").prefetch_related(
+        Prefetch("measurements", queryset=Measurement.objects.order_by("sample", "position", "id"))
+    )
+
+
+def inspections_for(targets: Iterable[str]) -> list[dict[str, Any]]:
+    """Every inspection of ``targets`` (unit EPCs or lot class URNs), oldest first.
+
+    A unit matches the results on its EPC and the lot-level results of its lot; a lot matches
+    the results on the lot and on its units. Each row: ``number``, ``plan`` ("code vN"),
+    ``plan_code``, ``plan_name``, ``plan_version``, ``kind``, ``target``, ``result``
+    ("pass"/"fail"), ``inspected_at``, ``inspector`` (printed name), ``samples``,
+    ``measurements`` [{sample, characteristic, type, value, unit, nominal, lower, upper,
+    passed}] (numbers as decimal strings) and ``signatures`` [{meaning, printed_name, username,
+    signed_at, content_sha256, reason, valid}].
+    """
+    scope = _Scope.of(targets)
+    if not scope.targets:
+        return []
+    qs = results_queryset().filter(scope.query()).order_by("inspected_at", "id")
+    return result_rows(qs)
+
+
+def latest_results(
+    targets: Iterable[str],
+    *,
+    since: datetime | None = None,
+    kind: str | None = None,
+    plan_codes: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """The latest result ("pass"/"fail") that decides each target, or no key when none.
+
+    A unit is decided by its own latest result when it has one, else by its lot's latest
+    lot-level result; a lot by its latest lot-level result. ``since``, ``kind`` and
+    ``plan_codes`` narrow which results count.
+    """
+    scope = _Scope.of(targets)
+    if not scope.targets:
+        return {}
+    qs = InspectionResult.objects.filter(scope.query())
+    if since is not None:
+        qs = qs.filter(inspected_at__gte=since)
+    if kind is not None:
+        qs = qs.filter(kind=kind)
+    if plan_codes is not None:
+        qs = qs.filter(plan__code__in=list(plan_codes))
+    own: dict[str, str] = {}
+    by_lot: dict[tuple[str, str], str] = {}
+    for target, gtin, lot, serial, result in qs.order_by("inspected_at", "id").values_list(
+        "target", "gtin", "lot", "serial", "result"
+    ):
+        own[target] = result
+        if gtin and lot and not serial and is_lot_class(target):
+            by_lot[(gtin, lot)] = result
+    out: dict[str, str] = {}
+    for target in scope.targets:
+        if target in own:
+            out[target] = own[target]
+        elif not is_lot_class(target) and target in scope.unit_lots:
+            lot_result = by_lot.get(scope.unit_lots[target])
+            if lot_result:
+                out[target] = lot_result
+        elif target in scope.class_lots:
+            lot_result = by_lot.get(scope.class_lots[target])
+            if lot_result:
+                out[target] = lot_result
+    return out
+
+
+def final_plans_by_product(product_ids: Iterable[int]) -> dict[int, list[InspectionPlan]]:
+    out: dict[int, list[InspectionPlan]] = defaultdict(list)
+    for plan in InspectionPlan.objects.filter(
+        product_id__in=set(product_ids), kind=InspectionKind.FINAL, active=True
+    ).order_by("code"):
+        if plan.product_id is not None:
+            out[plan.product_id].append(plan)
+    return out
