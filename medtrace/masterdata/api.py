@@ -117,7 +117,7 @@ def create_party(request: HttpRequest, payload: PartyIn) -> Status:
 def get_party(request: HttpRequest, party_id: int) -> Party:
     _read(request, "party")
     return scoping.visible_or_404(
-        _parties(request, Party.objects.prefetch_related("licences")), "party", pk=party_id
+        _parties(request, Party.objects.prefetch_related("licences__scan")), "party", pk=party_id
     )
 
 

@@ -187,6 +187,15 @@ class PartyLicence(models.Model):
     scope = models.TextField(_("scope"), blank=True)
     issued_on = models.DateField(_("issued on"), null=True, blank=True)
     expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    scan = models.ForeignKey(
+        "lifecycle.Attachment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("scan"),
+        help_text=_("The scanned certificate (its SHA-256 is kept with the file)."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

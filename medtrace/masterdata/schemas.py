@@ -24,6 +24,9 @@ class LicenceIn(StrictIn):
     scope: str = ""
     issued_on: date | None = None
     expires_on: date | None = None
+    scan_id: int | None = Field(
+        None, description="An uploaded attachment holding the certificate scan"
+    )
 
 
 class LicenceOut(Schema):
@@ -34,6 +37,13 @@ class LicenceOut(Schema):
     scope: str
     issued_on: date | None
     expires_on: date | None
+    scan_id: int | None
+    scan_sha256: str | None = Field(None, description="SHA-256 of the scan file")
+
+    @staticmethod
+    def resolve_scan_sha256(obj: object) -> str | None:
+        scan = getattr(obj, "scan", None)
+        return scan.sha256 if scan is not None else None
 
 
 class PartyIn(StrictIn):

@@ -11,7 +11,7 @@ from .models import Bom, BomLine, Location, Material, MaterialSupplier, Party, P
 
 
 def party_list(*, role: str | None = None, q: str | None = None) -> QuerySet[Party]:
-    qs = Party.objects.prefetch_related("licences")
+    qs = Party.objects.prefetch_related("licences__scan")
     if role:
         qs = qs.filter(role=role)
     if q:

@@ -81,7 +81,7 @@ PARTY_FIELDS = {
     "contact_email",
     "active",
 }
-LICENCE_FIELDS = {"kind", "number", "issuer", "scope", "issued_on", "expires_on"}
+LICENCE_FIELDS = {"kind", "number", "issuer", "scope", "issued_on", "expires_on", "scan_id"}
 LOCATION_FIELDS = {
     "party_id",
     "parent_id",
@@ -168,6 +168,21 @@ def licence_add(
     with transaction.atomic():
         save_validated(licence, prefix=prefix)
         audit.record_create(licence, user=user)
+    return licence
+
+
+def licence_update(
+    *, licence: PartyLicence, data: Mapping[str, Any], user: User | None, reason: str = ""
+) -> PartyLicence:
+    """Change a licence (e.g. a renewal's new expiry date, or its scan: ``scan_id``)."""
+    _require(user, "masterdata.change_partylicence")
+    data, reason = _reason(data, reason)
+    with transaction.atomic():
+        licence = PartyLicence.objects.select_for_update().get(pk=licence.pk)
+        before = audit.snapshot(licence)
+        _assign(licence, data, LICENCE_FIELDS - {"kind"})
+        save_validated(licence)
+        audit.record_update(licence, before, user=user, reason=reason)
     return licence
 
 
