@@ -12,8 +12,11 @@ import re
 from dataclasses import dataclass
 
 from medtrace.lib import udi
+from medtrace.lib.udi.epc import unescape_component
+from medtrace.lib.udi.gs1 import validate_element
 from medtrace.masterdata.models import Location, Party, ProductIdentifier
 
+_SGTIN = "urn:epc:id:sgtin:"
 _PGLN = re.compile(r"^urn:epc:id:pgln:(\d{6,12})\.(\d{0,6})$", re.IGNORECASE)
 
 
@@ -35,6 +38,8 @@ class EpcResolver:
         self._prefixes: list[str] | None = None
         self._canonical: dict[str, str] = {}
         self._facts: dict[str, EpcFacts] = {}
+        # "urn:epc:id:sgtin:<company>.<item>" -> its GTIN: the units of one product share it.
+        self._sgtin_gtin: dict[str, str] = {}
 
     def _load(self) -> None:
         self._gcp_by_di = {
@@ -86,6 +91,21 @@ class EpcResolver:
         cached = self._facts.get(epc)
         if cached is not None:
             return cached
+        if epc.startswith(_SGTIN):
+            # A commissioning event names thousands of serials of one GTIN: parse the GTIN
+            # once per company.item, then only the serial (a full parse is ~15x slower).
+            head, _dot, last = epc.rpartition(".")
+            gtin = self._sgtin_gtin.get(head)
+            if gtin is not None:
+                try:
+                    serial = unescape_component(last, what="serial")
+                    validate_element("21", serial)
+                except udi.UdiError:
+                    facts = EpcFacts()
+                else:
+                    facts = EpcFacts(gtin=gtin, serial=serial, di=gtin)
+                self._facts[epc] = facts
+                return facts
         try:
             identity = udi.parse(epc, gcp_length=self.gcp_length)
         except udi.UdiError:
@@ -98,6 +118,8 @@ class EpcResolver:
                 lot=identity.lot or (hibc.lot if hibc else None),
                 di=identity.di,
             )
+            if epc.startswith(_SGTIN) and identity.gtin and identity.di == identity.gtin:
+                self._sgtin_gtin[epc.rpartition(".")[0]] = identity.gtin
         self._facts[epc] = facts
         return facts
 
