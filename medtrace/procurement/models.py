@@ -280,8 +280,11 @@ class MaterialLot(models.Model):
 
 
 class IncomingInspection(models.Model):
+    """The inspection decision on one MaterialLot. Serials of one receipt line inspected
+    together share the inspection (report) number."""
+
     id = models.BigAutoField(primary_key=True)
-    number = models.CharField(_("number"), max_length=32, unique=True)
+    number = models.CharField(_("number"), max_length=32, db_index=True)
     material_lot = models.OneToOneField(
         MaterialLot, on_delete=models.PROTECT, related_name="inspection"
     )

@@ -518,6 +518,7 @@ def _inspect(
             pk__in={lot.receipt_line_id for lot, _a, _r in items}
         ).values_list("pk", "receipt_id")
     )
+    number = next_number("IQC")
     inspections = []
     groups: dict[tuple[int, str], list[tuple[MaterialLot, Decimal, str]]] = {}
     for lot, accepted, rejected in items:
@@ -531,7 +532,7 @@ def _inspect(
         lot.accepted_qty, lot.rejected_qty, lot.status = accepted, rejected, result
         lot.save(update_fields=["accepted_qty", "rejected_qty", "status"])
         inspection = IncomingInspection.objects.create(
-            number=next_number("IQC"),
+            number=number,
             material_lot=lot,
             result=result,
             accepted_qty=accepted,

@@ -39,7 +39,7 @@ def test_a_lot_resolves_from_its_epc_a_gs1_label_and_part_number_slash_lot() -> 
 def test_resolving_refuses_unknown_and_wrong_material_clearly() -> None:
     p = proc_world()
     accepted_lots(p)
-    with pytest.raises(NotFound, match="'R-999' of .* was never received"):
+    with pytest.raises(NotFound, match=r"'R-999' of .* was never received"):
         material_lot_resolve(f"(01){p.w.resin.gtin}(10)R-999")
     with pytest.raises(ValidationFailed, match="not of") as exc:
         material_lot_resolve(f"{p.w.resin.code}/R-001", material=p.w.pump)
