@@ -15,7 +15,7 @@ from django.utils import timezone
 from medtrace.accounts.models import User
 from medtrace.audit import services as audit
 from medtrace.audit.signatures import signature_apply, signature_precheck
-from medtrace.errors import PermissionDenied, ValidationFailed
+from medtrace.errors import PermissionDenied, SequenceViolation, ValidationFailed
 from medtrace.lib import udi
 from medtrace.lifecycle import events as ev
 from medtrace.lifecycle import rules
@@ -218,6 +218,23 @@ def lift_hold(
     return locked
 
 
+def _check_final_inspection(instances: list[str], classes: list[str]) -> None:
+    """A unit whose product has an active final inspection plan is released only after a
+    passing final inspection (its own, or its lot's)."""
+    from .selectors import release_blockers
+
+    blocked = release_blockers(instances, classes)
+    if not blocked:
+        return
+    first = blocked[0]
+    more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+    raise SequenceViolation(
+        f"Cannot release {first['serial']}: it {first['reasons'][0]['message']}{more}",
+        field="targets",
+        details=blocked,
+    )
+
+
 def release_create(
     *,
     targets: Sequence[str],
@@ -228,13 +245,15 @@ def release_create(
 ) -> Release:
     """QC release of units or lots, e-signed by ``user`` (meaning "released").
 
-    The signature is checked first (a wrong password is counted and nothing is released); the
-    release, its items, the inspecting/conformant event and the audit entries then commit
-    together with the signature.
+    Units whose product has an active final inspection plan need a passing final inspection
+    (``SequenceViolation`` naming each unit otherwise). The signature is checked next (a wrong
+    password is counted and nothing is released); the release, its items, the
+    inspecting/conformant event and the audit entries then commit together with the signature.
     """
     _require(user, PERM_RELEASE, "release goods")
     instances, classes = split_targets(targets, "targets")
     rules.check(rules.Step.RELEASE, instances, field="targets")
+    _check_final_inspection(instances, [c for c, _g, _l in classes])
     signature_precheck(
         user=user, password=password, object_type="quality.release", object_repr="QC release"
     )

@@ -262,6 +262,22 @@ def rework_pending(nc: Nonconformance) -> list[str]:
     return [t for t in targets if latest.get(t) != "pass"]
 
 
+def _labels(targets: list[str]) -> dict[str, str]:
+    """A unit's serial, a lot's "lot L", else the URN: what people read in messages."""
+    from medtrace.ledger.models import UnitState
+
+    from .selectors import lot_of_class
+
+    serials = dict(
+        UnitState.objects.filter(epc__in=targets, serial__isnull=False).values_list("epc", "serial")
+    )
+    out = {}
+    for t in targets:
+        lot = lot_of_class(t)[1] if is_lot_class(t) else ""
+        out[t] = serials.get(t) or (f"lot {lot}" if lot else t)
+    return out
+
+
 def nonconformance_close(
     *, nc: Nonconformance, user: User | None, note: str, at: datetime | None = None
 ) -> Nonconformance:
@@ -278,9 +294,9 @@ def nonconformance_close(
     if nc.disposition == NcDisposition.REWORK:
         pending = rework_pending(nc)
         if pending:
-            shown = ", ".join(pending[:5]) + (
-                f" and {len(pending) - 5} more" if len(pending) > 5 else ""
-            )
+            labels = _labels(pending)
+            shown = ", ".join(labels[t] for t in pending[:5])
+            shown += f" and {len(pending) - 5} more" if len(pending) > 5 else ""
             raise ValidationFailed(
                 f"nonconformance: re-inspect the reworked goods before closing {nc.number}; "
                 f"no passing inspection since the disposition for {shown}",

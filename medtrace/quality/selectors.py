@@ -11,11 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch, Q
+from django.utils import timezone
 
 from medtrace.audit.models import Signature
 from medtrace.audit.signatures import content_sha256
 from medtrace.ledger.models import UnitState
 from medtrace.lib import udi
+from medtrace.masterdata.models import ProductIdentifier
 
 from .holds import is_lot_class
 from .models import InspectionKind, InspectionPlan, InspectionResult, Measurement
@@ -169,14 +171,22 @@ def inspections_for(targets: Iterable[str]) -> list[dict[str, Any]]:
     return result_rows(qs)
 
 
-def latest_results(
+@dataclass(frozen=True)
+class Latest:
+    result: str
+    number: str
+    inspected_at: datetime
+    plan_code: str
+
+
+def latest_info(
     targets: Iterable[str],
     *,
     since: datetime | None = None,
     kind: str | None = None,
     plan_codes: Iterable[str] | None = None,
-) -> dict[str, str]:
-    """The latest result ("pass"/"fail") that decides each target, or no key when none.
+) -> dict[str, Latest]:
+    """The latest result that decides each target (no key when none).
 
     A unit is decided by its own latest result when it has one, else by its lot's latest
     lot-level result; a lot by its latest lot-level result. ``since``, ``kind`` and
@@ -192,27 +202,137 @@ def latest_results(
         qs = qs.filter(kind=kind)
     if plan_codes is not None:
         qs = qs.filter(plan__code__in=list(plan_codes))
-    own: dict[str, str] = {}
-    by_lot: dict[tuple[str, str], str] = {}
-    for target, gtin, lot, serial, result in qs.order_by("inspected_at", "id").values_list(
-        "target", "gtin", "lot", "serial", "result"
-    ):
-        own[target] = result
+    own: dict[str, Latest] = {}
+    by_lot: dict[tuple[str, str], Latest] = {}
+    rows = qs.order_by("inspected_at", "id").values_list(
+        "target", "gtin", "lot", "serial", "result", "number", "inspected_at", "plan__code"
+    )
+    for target, gtin, lot, serial, result, number, when, code in rows:
+        info = Latest(result, number, when, code)
+        own[target] = info
         if gtin and lot and not serial and is_lot_class(target):
-            by_lot[(gtin, lot)] = result
-    out: dict[str, str] = {}
+            by_lot[(gtin, lot)] = info
+    out: dict[str, Latest] = {}
     for target in scope.targets:
-        if target in own:
-            out[target] = own[target]
-        elif not is_lot_class(target) and target in scope.unit_lots:
-            lot_result = by_lot.get(scope.unit_lots[target])
-            if lot_result:
-                out[target] = lot_result
-        elif target in scope.class_lots:
-            lot_result = by_lot.get(scope.class_lots[target])
-            if lot_result:
-                out[target] = lot_result
+        found = own.get(target)
+        if found is None and target in scope.unit_lots:
+            found = by_lot.get(scope.unit_lots[target])
+        if found is None and target in scope.class_lots:
+            found = by_lot.get(scope.class_lots[target])
+        if found is not None:
+            out[target] = found
     return out
+
+
+def latest_results(
+    targets: Iterable[str],
+    *,
+    since: datetime | None = None,
+    kind: str | None = None,
+    plan_codes: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """``latest_info`` as {target: "pass" | "fail"}."""
+    return {
+        t: info.result
+        for t, info in latest_info(targets, since=since, kind=kind, plan_codes=plan_codes).items()
+    }
+
+
+def _products(instances: list[str], classes: list[str]) -> dict[str, tuple[int | None, str]]:
+    """target -> (product id, label) for units (UnitState) and product lots (their GTIN)."""
+    out: dict[str, tuple[int | None, str]] = {}
+    gtins: dict[str, list[str]] = defaultdict(list)
+    for epc, product_id, gtin, serial in UnitState.objects.filter(epc__in=instances).values_list(
+        "epc", "product_id", "gtin", "serial"
+    ):
+        out[epc] = (product_id, serial or epc)
+        if product_id is None and gtin:
+            gtins[gtin].append(epc)
+    for target in classes:
+        gtin, lot = lot_of_class(target)
+        out[target] = (None, f"lot {lot}" if lot else target)
+        if gtin:
+            gtins[gtin].append(target)
+    if gtins:
+        for di, product_id in ProductIdentifier.objects.filter(di__in=list(gtins)).values_list(
+            "di", "product_id"
+        ):
+            for target in gtins[di]:
+                out[target] = (product_id, out[target][1])
+    return out
+
+
+def release_blockers(instances: list[str], classes: list[str]) -> list[dict[str, Any]]:
+    """Units and lots that may not be released because their product has an active final
+    inspection plan and their final inspection under it failed or is missing.
+
+    Each: ``{"epc", "serial", "reasons": [{"code", "message"}]}`` (the shape of the state
+    machine's refusals), in the order given.
+    """
+    products = _products(instances, classes)
+    plans = final_plans_by_product(p for p, _l in products.values() if p is not None)
+    if not plans:
+        return []
+    reasons: dict[str, list[dict[str, str]]] = defaultdict(list)
+    by_plan: dict[str, list[str]] = defaultdict(list)
+    for target, (product_id, _label) in products.items():
+        for plan in plans.get(product_id or 0, []):
+            by_plan[plan.code].append(target)
+    for code, targets in by_plan.items():
+        latest = latest_info(targets, kind=InspectionKind.FINAL, plan_codes=[code])
+        for target in targets:
+            info = latest.get(target)
+            if info is None:
+                reasons[target].append(
+                    {
+                        "code": "final_inspection_missing",
+                        "message": f"has no final inspection under plan {code}; inspect it "
+                        "before release",
+                    }
+                )
+            elif info.result != "pass":
+                when = timezone.localtime(info.inspected_at).date().isoformat()
+                reasons[target].append(
+                    {
+                        "code": "final_inspection_failed",
+                        "message": f"failed its final inspection {info.number} ({code}) on "
+                        f"{when}; re-inspect it with a pass before release",
+                    }
+                )
+    lots = {t: lot_of_class(t) for t in classes if t in by_plan_targets(by_plan)}
+    if lots:
+        lot_q = Q()
+        for gtin, lot in lots.values():
+            lot_q |= Q(gtin=gtin, lot=lot)
+        last: dict[str, tuple[str, str, str, str]] = {}
+        for target, gtin, lot, serial, result in (
+            InspectionResult.objects.filter(lot_q, kind=InspectionKind.FINAL)
+            .exclude(serial="")
+            .order_by("inspected_at", "id")
+            .values_list("target", "gtin", "lot", "serial", "result")
+        ):
+            last[target] = (gtin, lot, serial, result)
+        for target, (gtin, lot) in lots.items():
+            failed = sorted(
+                s for g, lt, s, r in last.values() if (g, lt) == (gtin, lot) and r != "pass"
+            )
+            if failed:
+                shown = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
+                reasons[target].append(
+                    {
+                        "code": "final_inspection_failed",
+                        "message": f"holds units whose last final inspection failed: {shown}",
+                    }
+                )
+    return [
+        {"epc": t, "serial": products[t][1], "reasons": reasons[t]}
+        for t in [*instances, *classes]
+        if reasons.get(t)
+    ]
+
+
+def by_plan_targets(by_plan: dict[str, list[str]]) -> set[str]:
+    return {t for targets in by_plan.values() for t in targets}
 
 
 def final_plans_by_product(product_ids: Iterable[int]) -> dict[int, list[InspectionPlan]]:

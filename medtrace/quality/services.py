@@ -20,11 +20,13 @@ from .holds import (
     release_create,
     targets_from_scans,
 )
+from .inspections import inspection_record, required_samples, scan_target
 from .nonconformance import (
     nonconformance_close,
     nonconformance_disposition,
     nonconformance_open,
 )
+from .plans import inspection_plan_create, inspection_plan_update
 
 __all__ = [
     "HOLD_DISPOSITION",
@@ -33,9 +35,14 @@ __all__ = [
     "PERM_RELEASE",
     "hold_lift",
     "hold_place",
+    "inspection_plan_create",
+    "inspection_plan_update",
+    "inspection_record",
     "nonconformance_close",
     "nonconformance_disposition",
     "nonconformance_open",
     "release_create",
+    "required_samples",
+    "scan_target",
     "targets_from_scans",
 ]

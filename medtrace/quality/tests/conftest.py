@@ -58,3 +58,28 @@ def commission(w: f.World, *serials: str, lot: str | None = None) -> list[str]:
         user=None,
     )
     return epcs
+
+
+def pump_plan(w: f.World, user: Any = None, **kw: Any) -> Any:
+    """A final inspection plan of the device: flow accuracy ±5 %, occlusion pressure and
+    leakage current (measured), housing (attribute)."""
+    from medtrace.quality.plans import inspection_plan_create
+
+    data: dict[str, Any] = {
+        "code": "FQ-IP9",
+        "name": "Final inspection IP-9",
+        "kind": "final",
+        "product_id": w.device.pk,
+        "characteristics": [
+            {"name": "Flow accuracy", "nominal": 0, "lower": -5, "upper": 5, "unit": "%"},
+            {"name": "Occlusion pressure", "lower": 40, "upper": 120, "unit": "kPa"},
+            {"name": "Leakage current", "upper": 100, "unit": "µA"},
+            {"name": "Housing", "type": "attribute", "required": False},
+        ],
+        **kw,
+    }
+    return inspection_plan_create(data=data, user=user)
+
+
+GOOD = {"Flow accuracy": "1.2", "Occlusion pressure": 80, "Leakage current": "12.5"}
+BAD = {"Flow accuracy": "6.1", "Occlusion pressure": 80, "Leakage current": "12.5"}
