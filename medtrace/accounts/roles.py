@@ -50,6 +50,9 @@ _VIEW_ALL = (
     "quality.view_inspectionplan",
     "quality.view_inspectionresult",
     "quality.view_nonconformance",
+    "distribution.view_salesorder",
+    "distribution.view_shipment",
+    "distribution.view_returnauthorization",
 )
 
 
@@ -88,6 +91,19 @@ _NC_OPEN = ("quality.add_nonconformance",)
 _INSPECT = (*_NC_OPEN, "quality.add_inspectionresult", "quality.change_nonconformance")
 _PLANS = ("quality.add_inspectionplan", "quality.change_inspectionplan")
 _CONCESSION = ("quality.approve_concession",)
+# Distribution (issue 5 item 5): sales takes orders, ships and authorises returns, and may record
+# a customer's receipt on its behalf; the warehouse ships too. Returned goods go straight into
+# quarantine, so receiving them is for those who may quarantine (warehouse, service).
+_RMA = ("distribution.add_returnauthorization", "distribution.change_returnauthorization")
+_RMA_IN = ("distribution.receive_returnauthorization",)
+_SHIP = ("distribution.add_shipment",)
+_SELL = (
+    "distribution.add_salesorder",
+    "distribution.change_salesorder",
+    *_SHIP,
+    "distribution.receive_shipment",
+    *_RMA,
+)
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.PROCUREMENT: _VIEW_ALL
@@ -96,9 +112,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + _NC_OPEN,
     Role.PRODUCTION: _VIEW_ALL + _SIGN + _crud("bom", "bomline") + _ALLOCATE + _NC_OPEN,
     Role.QC: _VIEW_ALL + _SIGN + _RELEASE + _INSPECT,
-    Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location") + _HOLD + _NC_OPEN,
-    Role.SALES: _VIEW_ALL + _SIGN + _crud("party", "partylicence", "location"),
-    Role.SERVICE: _VIEW_ALL + _SIGN + _IMPLANTS + _HOLD + _NC_OPEN,
+    Role.WAREHOUSE: _VIEW_ALL + _SIGN + _crud("location") + _HOLD + _NC_OPEN + _SHIP + _RMA_IN,
+    Role.SALES: _VIEW_ALL + _SIGN + _crud("party", "partylicence", "location") + _SELL,
+    Role.SERVICE: _VIEW_ALL + _SIGN + _IMPLANTS + _HOLD + _NC_OPEN + _RMA + _RMA_IN,
     Role.QA_RA: _VIEW_ALL
     + _SIGN
     + _AUDIT_READ
@@ -125,7 +141,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + _ALLOCATE
     + _RELEASE
     + _INSPECT
-    + _PLANS,
+    + _PLANS
+    + _SELL
+    + _RMA_IN,
 }
 
 

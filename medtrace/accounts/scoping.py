@@ -55,6 +55,7 @@ __all__ = [
     "party_identifiers",
     "redact_event",
     "redact_events",
+    "scope_by_party",
     "scope_events",
     "scope_locations",
     "scope_parties",
@@ -411,6 +412,15 @@ def scope_products(user: User | None, qs: QuerySet[Product]) -> QuerySet[Product
         return qs
     units = UnitState.objects.filter(epc__in=_custody_epcs(ids), product_id__isnull=False)
     return qs.filter(pk__in=units.values("product_id"))
+
+
+def scope_by_party(user: User | None, qs: QuerySet[M], field: str = "party") -> QuerySet[M]:
+    """Documents addressed to one party (``field``: the FK naming it, e.g. a shipment's
+    consignee): a partner sees those addressed to its own party only."""
+    if not is_partner(user):
+        return qs
+    assert user is not None and user.party_id is not None
+    return qs.filter(**{f"{field}_id": user.party_id})
 
 
 def unscoped_nothing(user: User | None, qs: QuerySet[M]) -> QuerySet[M]:
