@@ -128,38 +128,44 @@ def supplier_qualification(
         )
     if material is not None:
         source = MaterialSupplier.objects.filter(material=material, supplier=party).first()
-        if source is None:
-            problems.append(
-                {
-                    "code": "material_not_sourced",
-                    "field": "material",
-                    "material": material.code,
-                    "message": (
-                        f"{material.code} ({material.name}) is not listed as supplied by "
-                        f"{party.name}"
-                    ),
-                }
-            )
-        elif not source.approved:
-            problems.append(
-                {
-                    "code": "material_not_approved",
-                    "field": "material",
-                    "material": material.code,
-                    "message": (
-                        f"{material.code} ({material.name}) is not approved from {party.name}"
-                    ),
-                }
-            )
-        elif not material.active:
-            problems.append(
-                {
-                    "code": "material_inactive",
-                    "field": "material",
-                    "material": material.code,
-                    "message": f"{material.code} ({material.name}) is deactivated",
-                }
-            )
+        problems.extend(material_problems(party, material, source))
+    return problems
+
+
+def material_problems(
+    party: Party, material: Material, source: MaterialSupplier | None
+) -> list[dict[str, Any]]:
+    """Why ``material`` may not be bought from ``party`` (``source``: their MaterialSupplier)."""
+    problems: list[dict[str, Any]] = []
+    if source is None:
+        problems.append(
+            {
+                "code": "material_not_sourced",
+                "field": "material",
+                "material": material.code,
+                "message": (
+                    f"{material.code} ({material.name}) is not listed as supplied by {party.name}"
+                ),
+            }
+        )
+    elif not source.approved:
+        problems.append(
+            {
+                "code": "material_not_approved",
+                "field": "material",
+                "material": material.code,
+                "message": (f"{material.code} ({material.name}) is not approved from {party.name}"),
+            }
+        )
+    elif not material.active:
+        problems.append(
+            {
+                "code": "material_inactive",
+                "field": "material",
+                "material": material.code,
+                "message": f"{material.code} ({material.name}) is deactivated",
+            }
+        )
     return problems
 
 
@@ -175,10 +181,15 @@ def require_qualified(
     on = on or timezone.localdate()
     licences = list(party.licences.all())
     problems = supplier_qualification(party, on=on, licences=licences)
+    sources = {
+        s.material_id: s
+        for s in MaterialSupplier.objects.filter(
+            supplier=party, material__in=[m.pk for m, _f in materials]
+        )
+    }
     for material, field in materials:
-        for problem in supplier_qualification(party, material, on=on, licences=licences):
-            if problem["field"] == "material":
-                problems.append({**problem, "field": field})
+        for problem in material_problems(party, material, sources.get(material.pk)):
+            problems.append({**problem, "field": field})
     if not problems:
         return
     first = problems[0]
@@ -283,7 +294,6 @@ def qualification_summary(party: Party, *, on: date | None = None) -> dict[str, 
         "sources": sources,
         "problems": supplier_qualification(party, on=on, licences=licences),
         "material_problems": {
-            s.material.code: supplier_qualification(party, s.material, on=on, licences=licences)
-            for s in sources
+            s.material.code: material_problems(party, s.material, s) for s in sources
         },
     }
