@@ -451,3 +451,13 @@ def scan_target(text: str, *, field: str = "target") -> str:
         ):
             return urn
     raise ValidationFailed(f"{field}: {first.message}", field=field)
+
+
+def scan_targets(scans: Iterable[str], *, field: str = "targets") -> list[str]:
+    """``scan_target`` for a list of scans (blank lines skipped); errors name the index."""
+    out: list[str] = []
+    for index, text in enumerate(scans):
+        if not (text or "").strip():
+            continue
+        out.append(scan_target(text, field=f"{field}[{index}]"))
+    return list(dict.fromkeys(out))

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from medtrace.accounts.models import User
 from medtrace.audit import services as audit
-from medtrace.errors import NotFound, PermissionDenied, ValidationFailed
+from medtrace.errors import PermissionDenied, ValidationFailed
 from medtrace.masterdata.models import Material, Product
 
 from .models import (
@@ -291,10 +291,3 @@ def inspection_plan_update(
                 reason=reason,
             )
     return locked
-
-
-def plan_get(pk: int) -> InspectionPlan:
-    plan = InspectionPlan.objects.select_related("product", "material").filter(pk=pk).first()
-    if plan is None:
-        raise NotFound(f"No inspection plan {pk}", details={"id": pk})
-    return plan

@@ -14,13 +14,25 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from medtrace.audit.models import Signature
-from medtrace.audit.signatures import content_sha256
+from medtrace.audit.signatures import content_sha256, signatures_for
+from medtrace.errors import NotFound
 from medtrace.ledger.models import UnitState
 from medtrace.lib import udi
 from medtrace.masterdata.models import ProductIdentifier
 
 from .holds import is_lot_class
-from .models import InspectionKind, InspectionPlan, InspectionResult, Measurement
+from .models import (
+    Hold,
+    InspectionKind,
+    InspectionPlan,
+    InspectionResult,
+    Measurement,
+    NcStatus,
+    Nonconformance,
+    NonconformanceItem,
+    Release,
+    ReleaseItem,
+)
 
 RESULT_TYPE = "quality.inspectionresult"
 
@@ -343,3 +355,276 @@ def final_plans_by_product(product_ids: Iterable[int]) -> dict[int, list[Inspect
         if plan.product_id is not None:
             out[plan.product_id].append(plan)
     return out
+
+
+# Documents ------------------------------------------------------------------------------------
+
+
+def plan_list(
+    *,
+    product_id: int | None = None,
+    material_id: int | None = None,
+    kind: str | None = None,
+    active: bool | None = None,
+) -> Any:
+    qs = (
+        InspectionPlan.objects.select_related("product", "material")
+        .prefetch_related("characteristics")
+        .order_by("code")
+    )
+    if product_id is not None:
+        qs = qs.filter(product_id=product_id)
+    if material_id is not None:
+        qs = qs.filter(material_id=material_id)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if active is not None:
+        qs = qs.filter(active=active)
+    return qs
+
+
+def plan_get(pk: int) -> InspectionPlan:
+    plan = (
+        InspectionPlan.objects.select_related("product", "material")
+        .prefetch_related("characteristics")
+        .filter(pk=pk)
+        .first()
+    )
+    if plan is None:
+        raise NotFound(f"No inspection plan {pk}", details={"id": pk})
+    return plan
+
+
+def plans_for_target(target: str) -> list[InspectionPlan]:
+    """The active plans that inspect ``target`` (a unit EPC or lot class URN): its product's,
+    or its material's (by GTIN or our own lot URN)."""
+    gtin = ""
+    if is_lot_class(target):
+        gtin = lot_of_class(target)[0]
+        if not gtin and target.startswith("urn:medtrace:lot:"):
+            from urllib.parse import unquote
+
+            code = unquote(target.split(":")[3])
+            return list(plan_list(active=True).filter(material__code=code).order_by("kind", "code"))
+    else:
+        row = UnitState.objects.filter(epc=target).values("gtin", "product_id").first()
+        if row is None:
+            return []
+        if row["product_id"]:
+            return list(
+                plan_list(product_id=row["product_id"], active=True).order_by("kind", "code")
+            )
+        gtin = row["gtin"] or ""
+    if not gtin:
+        return []
+    product_ids = list(
+        ProductIdentifier.objects.filter(di=gtin).values_list("product_id", flat=True)
+    )
+    return list(
+        plan_list(active=True)
+        .filter(Q(product_id__in=product_ids) | Q(material__gtin=gtin))
+        .order_by("kind", "code")
+    )
+
+
+def recent_results(*, limit: int = 50) -> list[dict[str, Any]]:
+    return result_rows(results_queryset().order_by("-inspected_at", "-id")[:limit])
+
+
+def nc_list(*, status: str | None = None, target: str | None = None) -> Any:
+    qs = Nonconformance.objects.select_related("opened_by", "inspection").order_by("-opened_at")
+    if status == "unclosed":
+        qs = qs.exclude(status=NcStatus.CLOSED)
+    elif status:
+        qs = qs.filter(status=status)
+    if target:
+        qs = qs.filter(items__target=target).distinct()
+    return qs
+
+
+def nc_get(pk: int) -> Nonconformance:
+    nc = (
+        Nonconformance.objects.select_related(
+            "opened_by", "dispositioned_by", "closed_by", "supplier", "inspection"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if nc is None:
+        raise NotFound(f"No nonconformance {pk}", details={"id": pk})
+    return nc
+
+
+def _name(user: Any) -> str:
+    return user.display_name() if user is not None else ""
+
+
+def nc_rows(ncs: Iterable[Nonconformance], *, detail: bool = False) -> list[dict[str, Any]]:
+    rows = list(ncs)
+    targets: dict[int, list[str]] = defaultdict(list)
+    for nc_id, target in NonconformanceItem.objects.filter(
+        nonconformance__in=[n.pk for n in rows]
+    ).values_list("nonconformance_id", "target"):
+        targets[nc_id].append(target)
+    holds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if detail:
+        for h in Hold.objects.filter(source__in=[n.number for n in rows]).order_by("pk"):
+            holds[h.source].append(hold_row(h))
+    out = []
+    for nc in rows:
+        row: dict[str, Any] = {
+            "id": nc.pk,
+            "number": nc.number,
+            "title": nc.title,
+            "description": nc.description,
+            "category": nc.category,
+            "source": nc.source,
+            "status": nc.status,
+            "targets": targets.get(nc.pk, []),
+            "opened_at": nc.opened_at,
+            "opened_by": _name(nc.opened_by),
+            "inspection": nc.inspection.number if nc.inspection_id and nc.inspection else None,
+            "disposition": nc.disposition or None,
+            "disposition_reason": nc.disposition_reason,
+            "supplier_id": nc.supplier_id,
+            "dispositioned_at": nc.dispositioned_at,
+            "dispositioned_by": _name(nc.dispositioned_by) if detail else None,
+            "closed_at": nc.closed_at,
+            "close_note": nc.close_note,
+        }
+        if detail:
+            row["closed_by"] = _name(nc.closed_by)
+            row["holds"] = holds.get(nc.number, [])
+            row["signatures"] = [s.as_dict() for s in signatures_for(nc)]
+        out.append(row)
+    return out
+
+
+def hold_list(*, active: bool | None = True, target: str | None = None) -> Any:
+    qs = Hold.objects.select_related("placed_by", "lifted_by").order_by("-placed_at", "-id")
+    if active is True:
+        qs = qs.filter(lifted_at__isnull=True)
+    elif active is False:
+        qs = qs.filter(lifted_at__isnull=False)
+    if target:
+        qs = qs.filter(target=target)
+    return qs
+
+
+def hold_get(pk: int) -> Hold:
+    hold = Hold.objects.select_related("placed_by", "lifted_by").filter(pk=pk).first()
+    if hold is None:
+        raise NotFound(f"No hold {pk}", details={"id": pk})
+    return hold
+
+
+def hold_row(h: Hold) -> dict[str, Any]:
+    return {
+        "id": h.pk,
+        "number": h.number,
+        "kind": h.kind,
+        "target": h.target,
+        "gtin": h.gtin,
+        "lot": h.lot,
+        "reason": h.reason,
+        "source": h.source,
+        "placed_at": h.placed_at,
+        "placed_by": _name(h.placed_by),
+        "active": h.lifted_at is None,
+        "lifted_at": h.lifted_at,
+        "lifted_by": _name(h.lifted_by),
+        "lift_reason": h.lift_reason,
+    }
+
+
+def release_list() -> Any:
+    return Release.objects.select_related("released_by").order_by("-released_at", "-id")
+
+
+def release_rows(releases: Iterable[Release]) -> list[dict[str, Any]]:
+    rows = list(releases)
+    items: dict[int, list[str]] = defaultdict(list)
+    for release_id, target in ReleaseItem.objects.filter(release__in=rows).values_list(
+        "release_id", "target"
+    ):
+        items[release_id].append(target)
+    sigs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for sig in Signature.objects.filter(
+        object_type="quality.release", object_id__in=[str(r.pk) for r in rows]
+    ).order_by("signed_at", "id"):
+        sigs[sig.object_id].append(
+            {"meaning": sig.meaning, "printed_name": sig.printed_name, "signed_at": sig.signed_at}
+        )
+    return [
+        {
+            "id": r.pk,
+            "number": r.number,
+            "released_at": r.released_at,
+            "released_by": _name(r.released_by),
+            "note": r.note,
+            "targets": items.get(r.pk, []),
+            "signatures": sigs.get(str(r.pk), []),
+        }
+        for r in rows
+    ]
+
+
+def awaiting(*, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
+    """Units of products with an active final plan that await their final inspection (none yet,
+    or the last one failed) and units that passed but are not released yet. Looks at the most
+    recently commissioned units still active in our hands."""
+    product_ids = list(
+        InspectionPlan.objects.filter(kind=InspectionKind.FINAL, active=True, product__isnull=False)
+        .values_list("product_id", flat=True)
+        .distinct()
+    )
+    if not product_ids:
+        return {"inspection": [], "release": []}
+    recent = list(
+        UnitState.objects.filter(
+            product_id__in=product_ids, serial__isnull=False, container__isnull=True
+        )
+        .exclude(disposition__in=("destroyed", "disposed", "in_transit"))
+        .exclude(biz_step__in=("shipping", "destroying", "decommissioning"))
+        .order_by("-first_event_time")
+        .values("epc", "serial", "product__name")[: limit * 4]
+    )
+    epcs = [u["epc"] for u in recent]
+    latest = latest_info(epcs, kind=InspectionKind.FINAL)
+    released = set(ReleaseItem.objects.filter(target__in=epcs).values_list("target", flat=True))
+    lot_released = _lot_released(epcs)
+    inspection, release = [], []
+    for u in recent:
+        info = latest.get(u["epc"])
+        row = {
+            "epc": u["epc"],
+            "serial": u["serial"],
+            "product": u["product__name"],
+            "last": info.number if info else None,
+        }
+        if info is None or info.result != "pass":
+            if len(inspection) < limit:
+                inspection.append({**row, "result": info.result if info else None})
+        elif u["epc"] not in released | lot_released and len(release) < limit:
+            release.append(row)
+    return {"inspection": inspection, "release": release}
+
+
+def _lot_released(epcs: list[str]) -> set[str]:
+    lots = {
+        (g, lot): epc
+        for epc, g, lot in UnitState.objects.filter(epc__in=epcs, lot__isnull=False).values_list(
+            "epc", "gtin", "lot"
+        )
+    }
+    if not lots:
+        return set()
+    q = Q()
+    for g, lot in lots:
+        q |= Q(gtin=g, lot=lot)
+    found = set(ReleaseItem.objects.filter(q).values_list("gtin", "lot"))
+    return {
+        epc
+        for epc, g, lot in UnitState.objects.filter(epc__in=epcs).values_list("epc", "gtin", "lot")
+        if (g, lot) in found
+    }

@@ -20,7 +20,7 @@ from .holds import (
     release_create,
     targets_from_scans,
 )
-from .inspections import inspection_record, required_samples, scan_target
+from .inspections import inspection_record, required_samples, scan_target, scan_targets
 from .nonconformance import (
     nonconformance_close,
     nonconformance_disposition,
@@ -44,5 +44,6 @@ __all__ = [
     "release_create",
     "required_samples",
     "scan_target",
+    "scan_targets",
     "targets_from_scans",
 ]
