@@ -147,6 +147,35 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Procurement (issue 5 item 1): everyone reads POs, receipts, supplier lots and incoming
+# inspections; procurement orders and receives goods; QC (and QA/RA) inspects incoming material.
+# Certificate scans are licence changes (masterdata.change_partylicence).
+_PROCUREMENT_VIEW = tuple(
+    f"procurement.view_{m}"
+    for m in (
+        "purchaseorder",
+        "purchaseorderline",
+        "goodsreceipt",
+        "goodsreceiptline",
+        "materiallot",
+        "incominginspection",
+        "materialconsumption",
+    )
+)
+_PURCHASE = (
+    "procurement.add_purchaseorder",
+    "procurement.change_purchaseorder",
+    "procurement.add_goodsreceipt",
+)
+_IQC = ("procurement.add_incominginspection",)
+for _role in Role:
+    ROLE_PERMISSIONS[_role] += _PROCUREMENT_VIEW
+    if _role in (Role.PROCUREMENT, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _PURCHASE
+    if _role in (Role.QC, Role.QA_RA, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _IQC
+
+
 def sync_roles(apps: Apps | None = None, *, verbosity: int = 0) -> None:
     """Create the department groups and set their permissions to exactly ROLE_PERMISSIONS.
 
