@@ -68,6 +68,44 @@ class ErrorDeclarationOut(Schema):
     correctiveEventIDs: list[str]
 
 
+class ConditionOut(Schema):
+    type: str = Field(description="Measurement type as EPCIS writes it, e.g. Temperature")
+    uom: str | None = Field(description="UN/CEFACT unit code, e.g. CEL, P1")
+    unit: str | None = Field(description="The unit as people write it, e.g. °C, %")
+    count: int = Field(description="Individual readings (0: the event carries only aggregates)")
+    value: float | None = Field(description="The reading, when there is exactly one")
+    min: float | None
+    max: float | None
+    mean: float | None
+    start: str | None = Field(description="First reading time")
+    end: str | None = Field(description="Last reading time")
+    alerts: list[str] = Field(description="Sensor alert types reported (exception)")
+    text: str = Field(description='e.g. "Temperature 9.2 °C"')
+
+
+class ExcursionProductOut(Schema):
+    id: int
+    name: str
+    model: str
+
+
+class TimelineExcursionOut(Schema):
+    record: str = Field(description="The condition record (COND-...)")
+    measurement: str = Field(description="temperature or humidity")
+    bound: str = Field(description="min or max: which limit was broken")
+    limit: float
+    limits: str = Field(description='The profile\'s range, e.g. "2–8 °C"')
+    value: float = Field(description="The worst reading")
+    unit: str
+    at: str = Field(description="Time of the worst reading")
+    readings: int = Field(description="Readings outside the limit")
+    phase: str
+    product: ExcursionProductOut
+    location: str
+    nonconformance: str | None = Field(description="The nonconformance it raised")
+    text: str = Field(description='e.g. "Temperature 9.2 °C (limit 2–8 °C) — excursion NC-…"')
+
+
 class TimelineEvent(Schema):
     eventID: str
     eventType: str
@@ -98,6 +136,12 @@ class TimelineEvent(Schema):
     bizTransactionList: list[BizTransactionOut]
     sourceList: list[SourceOut]
     destinationList: list[DestinationOut]
+    conditions: list[ConditionOut] = Field(
+        description="The event's sensor data (sensorElementList), one entry per measurement"
+    )
+    excursions: list[TimelineExcursionOut] = Field(
+        description="Limits of this unit's product the event's readings broke (conditions app)"
+    )
 
 
 class TimelineOut(Schema):

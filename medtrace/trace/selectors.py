@@ -260,6 +260,22 @@ def _unit_header(target: Target, holders: dict[str, Any]) -> dict[str, Any] | No
     }  # fmt: skip
 
 
+def _attach_excursions(events: list[dict[str, Any]], rows: list[Any], epc: str) -> None:
+    """Condition excursions (conditions app) on the events carrying sensor data: one query,
+    and only when the timeline has such events."""
+    with_sensors = {item["eventID"] for item in events if item["conditions"]}
+    if not with_sensors:
+        return
+    from medtrace.conditions.selectors import excursions_for_timeline
+
+    pks = {row[2]: row[1] for row in rows if row[2] in with_sensors}
+    found = excursions_for_timeline(pks.values(), epc)
+    for item in events:
+        pk = pks.get(item["eventID"])
+        if pk in found:
+            item["excursions"] = found[pk]
+
+
 def unit_timeline(*, id: str, user: User | None) -> dict[str, Any]:
     """Every event touching the unit, oldest first, each with its phase and path (``via``)."""
     check_trace_access(user)
@@ -276,6 +292,7 @@ def unit_timeline(*, id: str, user: User | None) -> dict[str, Any]:
     events, holders = timeline.build_timeline(
         rows, extra_holders={holder_id} if holder_id else None
     )
+    _attach_excursions(events, rows, target.epc)
     return {
         "id": id, "epc": target.epc, "kind": target.kind,
         "unit": _unit_header(target, holders), "count": len(events), "events": events,

@@ -8,6 +8,9 @@ into it while they were installed (association edges below it, nested), and the
 TransactionEvents that share a bizTransaction with any of those (the ERP documents: PO,
 despatch advice, invoice...). Only TransactionEvents are linked through a bizTransaction: a work
 order or PO is shared by thousands of other units' events, which are not this unit's history.
+
+Each item also carries ``conditions``: its ``sensorElementList`` (temperature, humidity, any
+sensor data) summarised per measurement (``sensors.summarize``), read in the same statement.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from medtrace.ledger.identifiers import Holder, resolve_holders
 from medtrace.lib.epcis import cbv
 
-from . import phases
+from . import phases, sensors
 from .sql import (
     EDGE,
     EVENT,
@@ -141,7 +144,8 @@ def _events_sql(hits: str) -> str:
                 THEN (SELECT x.event_id FROM {EVENT_EPC} x WHERE x.event_id = e.id LIMIT 1)
                      IS NULL
                 ELSE NULL END,
-           r.declaration_time, r.reason, {json_text("r.corrective_event_ids")}
+           r.declaration_time, r.reason, {json_text("r.corrective_event_ids")},
+           {json_key("e.document", "sensorElementList")}
       FROM found f
       JOIN {EVENT} e ON e.id = f.event_id
       LEFT JOIN {RETRACTION} r ON r.event_id = e.id
@@ -193,7 +197,7 @@ def build_timeline(
     class_only: dict[int, bool] = {}
     for (via, pk, event_id, event_type, action, event_time, offset, record_time, biz_step,
          disposition, read_point, biz_location, btts, sources, destinations, only_classes,
-         declared_at, reason, corrective_ids) in rows:  # fmt: skip
+         declared_at, reason, corrective_ids, sensor_elements) in rows:  # fmt: skip
         if pk in seen:
             continue
         seen.add(pk)
@@ -218,6 +222,8 @@ def build_timeline(
             "bizTransactionList": _pairs(btts, "bizTransaction", "bizTransactionType"),
             "sourceList": _pairs(sources, "source", "sourceDestType"),
             "destinationList": _pairs(destinations, "destination", "sourceDestType"),
+            "conditions": sensors.summarize(sensor_elements) if sensor_elements else [],
+            "excursions": [],
         })  # fmt: skip
     wanted = set(extra_holders or ())
     for item in events:

@@ -225,6 +225,7 @@ def test_each_item_carries_the_epcis_fields(w: f.World) -> None:
         "bizTransactionList": [{"type": "po", "bizTransaction": "urn:po:77"}],
         "sourceList": [{"type": "owning_party", "source": maker}],
         "destinationList": [{"type": "owning_party", "destination": dist}],
+        "conditions": [], "excursions": [],
     }  # fmt: skip
 
 
