@@ -147,6 +147,24 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Conditions (issue 5 item 7): everyone reads limits, readings and excursions; the departments
+# that handle the goods (production, warehouse) and QC/QA record readings; QA/RA owns the
+# limits (part of the product's specification, like its label).
+_CONDITIONS_VIEW = (
+    "conditions.view_conditionprofile",
+    "conditions.view_conditionrecord",
+    "conditions.view_excursion",
+)
+_CONDITIONS_RECORD = ("conditions.add_conditionrecord",)
+_CONDITIONS_LIMITS = ("conditions.add_conditionprofile", "conditions.change_conditionprofile")
+for _role in Role:
+    ROLE_PERMISSIONS[_role] += _CONDITIONS_VIEW
+    if _role in (Role.PRODUCTION, Role.WAREHOUSE, Role.QC, Role.QA_RA, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _CONDITIONS_RECORD
+    if _role in (Role.QA_RA, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _CONDITIONS_LIMITS
+
+
 # Procurement (issue 5 item 1): everyone reads POs, receipts, supplier lots and incoming
 # inspections; procurement orders and receives goods; QC (and QA/RA) inspects incoming material.
 # Certificate scans are licence changes (masterdata.change_partylicence).
