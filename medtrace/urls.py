@@ -9,5 +9,13 @@ urlpatterns = [
     path("epcis/", include("medtrace.ledger.epcis_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("django.contrib.auth.urls")),
+    # The lifecycle apps' pages at the root, so each keeps its own namespace ("warehouse:home").
+    path("procurement/", include("medtrace.procurement.urls")),
+    path("production/", include("medtrace.production.urls")),
+    path("quality/", include("medtrace.quality.urls")),
+    path("warehouse/", include("medtrace.warehouse.urls")),
+    path("distribution/", include("medtrace.distribution.urls")),
+    path("service/", include("medtrace.service.urls")),
+    path("conditions/", include("medtrace.conditions.urls")),
     path("", include("medtrace.web.urls")),
 ]

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from . import views, views_implants, views_records, views_tokens, views_trace
 
@@ -23,11 +23,4 @@ urlpatterns = [
     path("implants/<int:pk>/reveal/", views_implants.implant_reveal, name="implant_reveal"),
     path("account/tokens/", views_tokens.token_page, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", views_tokens.token_revoke_view, name="token_revoke"),
-    path("procurement/", include("medtrace.procurement.urls")),
-    path("production/", include("medtrace.production.urls")),
-    path("quality/", include("medtrace.quality.urls")),
-    path("warehouse/", include("medtrace.warehouse.urls")),
-    path("distribution/", include("medtrace.distribution.urls")),
-    path("service/", include("medtrace.service.urls")),
-    path("conditions/", include("medtrace.conditions.urls")),
 ]
