@@ -50,6 +50,12 @@ _VIEW_ALL = (
     "quality.view_inspectionplan",
     "quality.view_inspectionresult",
     "quality.view_nonconformance",
+    # The installed base answers "who has each unit now" in a recall: every department reads it.
+    "service.view_installedunit",
+    "service.view_maintenanceplan",
+    "service.view_maintenancevisit",
+    "service.view_serviceticket",
+    "service.view_scraprecord",
     "distribution.view_salesorder",
     "distribution.view_shipment",
     "distribution.view_returnauthorization",
@@ -145,6 +151,24 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     + _SELL
     + _RMA_IN,
 }
+
+# Use and service (issue 5 item 6): the service department installs, maintains, repairs and
+# scraps (scrap is e-signed); QA/RA sets maintenance and calibration plans and may scrap too.
+_SERVICE_WORK = (
+    "service.add_installedunit",
+    "service.change_installedunit",
+    "service.add_maintenancevisit",
+    "service.add_serviceticket",
+    "service.change_serviceticket",
+    "service.add_scraprecord",
+)
+_SERVICE_PLANS = ("service.add_maintenanceplan", "service.change_maintenanceplan")
+for _role, _perms in (
+    (Role.SERVICE, _SERVICE_WORK + _SERVICE_PLANS),
+    (Role.QA_RA, (*_SERVICE_PLANS, "service.add_scraprecord")),
+    (Role.ADMIN, _SERVICE_WORK + _SERVICE_PLANS),
+):
+    ROLE_PERMISSIONS[_role] += _perms
 
 
 # Conditions (issue 5 item 7): everyone reads limits, readings and excursions; the departments

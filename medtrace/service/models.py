@@ -107,3 +107,20 @@ class ImplantRecord(models.Model):
     @property
     def patient_phone_masked(self) -> str:
         return personal.mask_phone(self.patient_phone)
+
+
+# The installed base, maintenance, repair tickets and scrap (issue 5 item 6).
+from .models_lifecycle import (  # noqa: E402, F401
+    InstalledUnit,
+    InstallStatus,
+    MaintenancePlan,
+    MaintenanceVisit,
+    PartSwap,
+    PlanKind,
+    ScrapItem,
+    ScrapMethod,
+    ScrapRecord,
+    ServiceTicket,
+    TestResult,
+    TicketStatus,
+)

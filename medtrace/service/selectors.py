@@ -105,3 +105,22 @@ def masked(record: ImplantRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "masked": True,
     }
+
+
+# The installed base, maintenance, tickets and scrap (issue 5 item 6).
+from .lifecycle_selectors import (  # noqa: E402, F401
+    Due,
+    duration_text,
+    installation_get,
+    installation_list,
+    maintenance_due,
+    plan_get,
+    plan_list,
+    scrap_get,
+    scrap_list,
+    ticket_age,
+    ticket_get,
+    ticket_list,
+    visit_get,
+    visit_list,
+)

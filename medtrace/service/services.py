@@ -379,3 +379,22 @@ def implant_reveal(*, record: ImplantRecord, user: User | None, reason: str) -> 
         "patient_phone": record.patient_phone,
         "audit_entry": entry.seq,
     }
+
+
+# The installed base, maintenance, tickets and scrap (issue 5 item 6).
+from .installed_base import installation_create, installation_remove  # noqa: E402, F401
+from .maintenance import (  # noqa: E402, F401
+    maintenance_plan_create,
+    maintenance_plan_set_active,
+    maintenance_visit_record,
+)
+from .scrap import scrap_create  # noqa: E402, F401
+from .tickets import (  # noqa: E402, F401
+    fitted_in,
+    ticket_close,
+    ticket_diagnose,
+    ticket_open,
+    ticket_resolve,
+    ticket_swap_part,
+    ticket_test,
+)
