@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -223,3 +225,56 @@ def certificates_expiring(*, days: int = 30, today: date | None = None) -> Query
         .distinct()
         .order_by("expires_on", "pk")
     )
+
+
+def supplier_label_read(text: str, *, order: PurchaseOrder) -> dict[str, Any]:
+    """What a scanned supplier label says for receiving against ``order``: the PO line (by the
+    material's GTIN, or ``<part number>/<lot or serial>``), lot, serial, expiry and quantity
+    (AI 30/37). Raises ValidationFailed on field "scan" when the label is unreadable or names
+    a material that is not on the PO."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("scan: scan the supplier's label", field="scan")
+    lines = list(order.lines.select_related("material").order_by("position"))
+    out: dict[str, Any] = {"lot": "", "serial": "", "expires_on": None, "quantity": None}
+    material = None
+    if "/" in text and not text.startswith(("urn:", "http://", "https://", "(")):
+        for line in lines:
+            prefix = line.material.code + "/"
+            if text.startswith(prefix):
+                material, ident = line.material, text[len(prefix) :]
+                out["serial" if material.tracking == TrackingMode.SERIAL else "lot"] = ident
+                break
+    if material is None:
+        try:
+            identity = udi.parse(text)
+        except udi.UdiError as exc:
+            raise ValidationFailed(
+                f"scan: {text!r} is not a label we can read ({exc}); scan the GS1 label, or "
+                "type <part number>/<lot or serial>",
+                field="scan",
+            ) from exc
+        if not identity.gtin:
+            raise ValidationFailed(
+                f"scan: {text!r} carries no GTIN (01); type <part number>/<lot or serial>",
+                field="scan",
+            )
+        material = next((x.material for x in lines if x.material.gtin == identity.gtin), None)
+        if material is None:
+            raise ValidationFailed(
+                f"scan: GTIN {identity.gtin} is not the GTIN of any material on {order.number}",
+                field="scan",
+            )
+        out["lot"] = identity.lot or ""
+        out["serial"] = identity.serial or ""
+        out["expires_on"] = identity.expiry
+        count = identity.get("30") or identity.get("37")
+        out["quantity"] = Decimal(count) if count else None
+    line = next(x for x in lines if x.material_id == material.pk)
+    out.update(line=line.position, material=material)
+    if material.tracking == TrackingMode.SERIAL and not out["serial"]:
+        raise ValidationFailed(
+            f"scan: {material.code} is serial-tracked; scan the label with its serial (21)",
+            field="scan",
+        )
+    return out
