@@ -17,10 +17,17 @@ from .holds import (
     PERM_RELEASE,
     hold_lift,
     hold_place,
+    is_lot_class,
     release_create,
     targets_from_scans,
 )
-from .inspections import inspection_record, required_samples, scan_target, scan_targets
+from .inspections import (
+    PERM_INSPECT,
+    inspection_record,
+    required_samples,
+    scan_target,
+    scan_targets,
+)
 from .nonconformance import (
     nonconformance_close,
     nonconformance_disposition,
@@ -31,6 +38,7 @@ from .plans import inspection_plan_create, inspection_plan_update
 __all__ = [
     "HOLD_DISPOSITION",
     "PERM_HOLD",
+    "PERM_INSPECT",
     "PERM_LIFT",
     "PERM_RELEASE",
     "hold_lift",
@@ -38,6 +46,7 @@ __all__ = [
     "inspection_plan_create",
     "inspection_plan_update",
     "inspection_record",
+    "is_lot_class",
     "nonconformance_close",
     "nonconformance_disposition",
     "nonconformance_open",
