@@ -189,6 +189,33 @@ for _role in Role:
         ROLE_PERMISSIONS[_role] += _CONDITIONS_LIMITS
 
 
+# Warehouse (issue 5 item 4): everyone reads stock, containers, pick lists and counts; the
+# warehouse moves, packs (SSCC), picks and counts; sales may raise a pick list for an order.
+_WAREHOUSE_VIEW = (
+    "warehouse.view_container",
+    "warehouse.view_stockmove",
+    "warehouse.view_picklist",
+    "warehouse.view_pick",
+    "warehouse.view_stockcount",
+)
+_WAREHOUSE_WORK = (
+    "warehouse.add_stockmove",
+    "warehouse.add_container",
+    "warehouse.change_container",
+    "warehouse.add_picklist",
+    "warehouse.change_picklist",
+    "warehouse.add_pick",
+    "warehouse.add_stockcount",
+    "warehouse.change_stockcount",
+)
+for _role in Role:
+    ROLE_PERMISSIONS[_role] += _WAREHOUSE_VIEW
+    if _role in (Role.WAREHOUSE, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _WAREHOUSE_WORK
+    if _role == Role.SALES:
+        ROLE_PERMISSIONS[_role] += ("warehouse.add_picklist",)
+
+
 # Procurement (issue 5 item 1): everyone reads POs, receipts, supplier lots and incoming
 # inspections; procurement orders and receives goods; QC (and QA/RA) inspects incoming material.
 # Certificate scans are licence changes (masterdata.change_partylicence).
