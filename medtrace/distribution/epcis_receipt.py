@@ -36,7 +36,8 @@ from medtrace.lifecycle import rules
 from medtrace.lifecycle.services import own_party
 
 from .models import ReceiptChannel
-from .services import _expand, shipments_reconcile
+from .receipts import shipments_reconcile
+from .shipping import expand
 
 RECEIPT_STEPS = frozenset({"receiving", "accepting"})
 
@@ -104,7 +105,7 @@ def partner_capture(*, user: User, data: Mapping[str, Any], single: bool) -> Cap
     for event in events:
         received.extend(resolver.canonical(e) for e in _check(event, ours=ours, theirs=theirs))
     received = list(dict.fromkeys(received))
-    everything, _containers = _expand(received)
+    everything, _containers = expand(received)
     with transaction.atomic():
         rules.check(rules.Step.RECEIVE, everything, party_ids=theirs, field="epcList")
         result: CaptureJob | Event

@@ -30,7 +30,8 @@ from medtrace.masterdata.models import Location, Party
 from medtrace.quality.models import HoldKind
 
 from .models import ReturnAuthorization, ReturnItem, ReturnStatus
-from .services import CUSTOMER_ROLES, _require, epcs_from_scans
+from .orders import CUSTOMER_ROLES, require
+from .shipping import epcs_from_scans
 
 PERM_RMA_ADD = "distribution.add_returnauthorization"
 PERM_RMA_CHANGE = "distribution.change_returnauthorization"
@@ -62,7 +63,7 @@ def rma_create(
     *, customer: Party, scans: Sequence[str], reason: str, user: User | None
 ) -> ReturnAuthorization:
     """Authorise ``customer`` to return the scanned units (they must hold them now)."""
-    _require(user, PERM_RMA_ADD, "authorise returns")
+    require(user, PERM_RMA_ADD, "authorise returns")
     if customer.role not in CUSTOMER_ROLES:
         raise ValidationFailed(
             f"customer_id: {customer.name} is a {customer.get_role_display().lower()}; returns "
@@ -147,7 +148,7 @@ def rma_receive(
     """The returned units arrived: they go into quarantine (see the module docstring).
     ``scans``: what arrived (default: every unit of the RMA); each must be on the RMA and
     still held by the customer."""
-    _require(user, PERM_RMA_RECEIVE, "receive returned goods")
+    require(user, PERM_RMA_RECEIVE, "receive returned goods")
     if rma.status != ReturnStatus.AUTHORISED:
         raise ValidationFailed(
             f"status: {rma.number} is {rma.get_status_display().lower()}; only an authorised "
@@ -229,7 +230,7 @@ def rma_receive(
 
 def rma_close(*, rma: ReturnAuthorization, user: User | None, note: str) -> ReturnAuthorization:
     """Close a received return (its units were dispositioned: repaired, scrapped, restocked)."""
-    _require(user, PERM_RMA_CHANGE, "close returns")
+    require(user, PERM_RMA_CHANGE, "close returns")
     note = (note or "").strip()
     if not note:
         raise ValidationFailed("note: say how the return was settled", field="note")

@@ -21,7 +21,7 @@ from .models import (
     ShipmentItem,
     ShipmentStatus,
 )
-from .services import shipped_quantities
+from .orders import shipped_quantities
 
 
 def _may_view(user: User | None, model: str) -> None:

@@ -104,14 +104,20 @@ def _read_only(user: User) -> bool:
     return bool(roles) and roles <= READ_ONLY_ROLES
 
 
+# A partner's token needs this scope to capture its own receipts (never epcis:capture).
+PARTNER_RECEIVE = "partner:receive"
+
+
 def _partner_refused(request: HttpRequest) -> HttpResponse | None:
     """Capture is for internal users and systems. A partner's capture would write custody
-    (UnitCustody) and so widen its own scope; until capture checks that a partner names only
-    objects it supplied or holds, partners are refused (they query, scoped, instead). The
-    read-only auditor captures nothing either."""
+    (UnitCustody) and so widen its own scope, so partners are refused (they query, scoped,
+    instead), with one exception: a partner POSTing its receipt of goods shipped to it, which
+    ``_partner_receipt`` checks event by event. The read-only auditor captures nothing."""
     user = _user(request)
     if user is None:
         return None
+    if user.party_id is not None and request.method == "POST":
+        return None  # _partner_receipt decides
     if user.party_id is None:
         if request.method == "POST" and _read_only(user):
             return problem(
@@ -125,6 +131,41 @@ def _partner_refused(request: HttpRequest) -> HttpResponse | None:
         "epcisException:SecurityException",
         "EPCIS capture is for internal users and systems; partner accounts may query the "
         "events of their own devices",
+    )
+
+
+def _partner_receipt(request: HttpRequest, *, single: bool) -> HttpResponse:
+    """A partner's POST: only receiving events of goods in transit to its party are captured
+    (medtrace.distribution.epcis_receipt); anything else is 403 and stores nothing."""
+    from medtrace.distribution.epcis_receipt import partner_capture
+    from medtrace.errors import MedtraceError
+
+    user = _user(request)
+    assert user is not None
+    data, error = _body(request)
+    if error is not None:
+        return error
+    if not isinstance(data, dict):
+        return problem(400, "epcisException:ValidationException", "The body must be a JSON object")
+    try:
+        result = partner_capture(user=user, data=data, single=single)
+    except services.CaptureRejected as exc:
+        return _rejected(exc, single=single)
+    except MedtraceError as exc:
+        return problem(403, "epcisException:SecurityException", exc.message, details=exc.details)
+    if isinstance(result, CaptureJob):
+        return json_response(
+            job_document(result),
+            status=202,
+            content_type="application/json",
+            headers={"Location": f"/epcis/capture/{result.id}"},
+        )
+    from urllib.parse import quote
+
+    return json_response(
+        result.document,
+        status=201,
+        headers={"Location": f"/epcis/events/{quote(result.event_id, safe='')}"},
     )
 
 
@@ -163,10 +204,12 @@ def _capture_streamed(request: HttpRequest, size: int, behaviour: str) -> HttpRe
 
 
 @require_http_methods(["GET", "POST"])
-@authenticated("epcis:capture")
+@authenticated("epcis:capture", partner_scope=PARTNER_RECEIVE)
 def capture(request: HttpRequest) -> HttpResponse:
     if (refused := _partner_refused(request)) is not None:
         return refused
+    if request.method == "POST" and getattr(request.user, "party_id", None) is not None:
+        return _partner_receipt(request, single=False)
     if request.method == "GET":
         jobs = CaptureJob.objects.filter(user=_user(request)).order_by("-created_at")[:100]
         return json_response([job_document(j) for j in jobs], content_type="application/json")
@@ -207,6 +250,8 @@ def post_event(request: HttpRequest) -> HttpResponse:
     """POST /epcis/events: one event, 201 with its Location."""
     if (refused := _partner_refused(request)) is not None:
         return refused
+    if getattr(request.user, "party_id", None) is not None:
+        return _partner_receipt(request, single=True)
     data, error = _body(request)
     if error is not None:
         return error

@@ -63,8 +63,12 @@ def json_response(
     return gs1_headers(response)
 
 
-def authenticated(scope: str) -> Callable[[View], View]:
-    """Bearer token with `scope`, or a signed-in session; CSRF does not apply to tokens."""
+def authenticated(scope: str, *, partner_scope: str | None = None) -> Callable[[View], View]:
+    """Bearer token with `scope`, or a signed-in session; CSRF does not apply to tokens.
+
+    ``partner_scope``: the scope a partner user's token needs instead (partner tokens never
+    carry ``epcis:capture``; ``partner:receive`` lets them capture their own receipts, which
+    the view checks event by event)."""
 
     def decorate(view: View) -> View:
         @csrf_exempt
@@ -79,12 +83,15 @@ def authenticated(scope: str) -> Callable[[View], View]:
                         "epcisException:SecurityException",
                         "Unknown, expired or revoked API token",
                     )
-                if scope not in token.scopes:
+                needed = scope
+                if partner_scope and token.user.party_id is not None:
+                    needed = partner_scope
+                if needed not in token.scopes:
                     return problem(
                         403,
                         "epcisException:SecurityException",
-                        f"This API token lacks the scope {scope!r}",
-                        detail=f"create one with `medtrace create_token USER --scope {scope}`",
+                        f"This API token lacks the scope {needed!r}",
+                        detail=f"create one with `medtrace create_token USER --scope {needed}`",
                     )
                 request.user = token.user
                 request.api_token = token  # type: ignore[attr-defined]

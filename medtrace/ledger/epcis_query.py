@@ -366,7 +366,12 @@ def _events_get(request: HttpRequest) -> HttpResponse:
 
 events = resource(
     ["GET", "POST"],
-    {"GET": _events_get, "POST": authenticated("epcis:capture")(epcis_capture.post_event)},
+    {
+        "GET": _events_get,
+        "POST": authenticated("epcis:capture", partner_scope=epcis_capture.PARTNER_RECEIVE)(
+            epcis_capture.post_event
+        ),
+    },
 )
 
 

@@ -44,7 +44,9 @@ def licence(party: Party, *, kind: str | None = None, expires: date | None = FAR
         "medical_institution_licence" if party.role == "hospital" else "distribution_licence"
     )
     number = number or (
-        f"苏宁食药监械经营许{party.pk:08d}号" if kind == "distribution_licence" else f"MI-{party.pk}"
+        f"苏宁食药监械经营许{party.pk:08d}号"
+        if kind == "distribution_licence"
+        else f"MI-{party.pk}"
     )
     return md_services.licence_add(
         party=party, data={"kind": kind, "number": number, "expires_on": expires}, user=None

@@ -122,7 +122,11 @@ def test_the_shipping_event_carries_source_and_destination_lists(d: Dist) -> Non
     order = d.order(5, po="PO-HOSP-9")
     shipment = shipment_create(order=order, scans=epcs, user=d.sales)
     event = Event.objects.get(event_id=shipment.event_id)
-    assert (event.biz_step, event.disposition, event.action) == ("shipping", "in_transit", "OBSERVE")
+    assert (event.biz_step, event.disposition, event.action) == (
+        "shipping",
+        "in_transit",
+        "OBSERVE",
+    )
     assert event.read_point == d.w.warehouse.sgln
     us, them = ev.party_pgln(own_party()), ev.party_pgln(d.w.hospital)
     lists = set(EventSourceDest.objects.filter(event=event).values_list("kind", "type", "value"))
