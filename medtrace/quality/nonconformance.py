@@ -187,6 +187,7 @@ def nonconformance_disposition(
             field="disposition",
         )
     reason = _text(reason, "reason", "justify the disposition")
+    nc = Nonconformance.objects.get(pk=nc.pk)  # the caller's copy may be stale
     if nc.status != NcStatus.OPEN:
         raise Conflict(
             f"{nc.number} is {nc.get_status_display().lower()} "
@@ -284,6 +285,7 @@ def nonconformance_close(
     """Close a dispositioned nonconformance and settle its holds (see the module docstring)."""
     _require(user, PERM_NC_CHANGE, "You may not close nonconformances")
     note = _text(note, "note", "say how the nonconformance was resolved")
+    nc = Nonconformance.objects.get(pk=nc.pk)  # the caller's copy may be stale
     if nc.status != NcStatus.DISPOSITIONED:
         expected = (
             "give it a signed disposition first" if nc.status == NcStatus.OPEN else "it is closed"

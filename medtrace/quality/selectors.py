@@ -27,6 +27,7 @@ from .models import (
     InspectionPlan,
     InspectionResult,
     Measurement,
+    NcDisposition,
     NcStatus,
     Nonconformance,
     NonconformanceItem,
@@ -276,7 +277,8 @@ def _products(instances: list[str], classes: list[str]) -> dict[str, tuple[int |
 
 def release_blockers(instances: list[str], classes: list[str]) -> list[dict[str, Any]]:
     """Units and lots that may not be released because their product has an active final
-    inspection plan and their final inspection under it failed or is missing.
+    inspection plan and their final inspection under it failed or is missing. A failed result
+    accepted by a signed use-as-is concession (its NC dispositioned use_as_is) does not block.
 
     Each: ``{"epc", "serial", "reasons": [{"code", "message"}]}`` (the shape of the state
     machine's refusals), in the order given.
@@ -292,8 +294,11 @@ def release_blockers(instances: list[str], classes: list[str]) -> list[dict[str,
             by_plan[plan.code].append(target)
     for code, targets in by_plan.items():
         latest = latest_info(targets, kind=InspectionKind.FINAL, plan_codes=[code])
+        conceded = _conceded([i.number for i in latest.values() if i.result != "pass"])
         for target in targets:
             info = latest.get(target)
+            if info is not None and info.number in conceded:
+                continue  # failed, but accepted by a signed use-as-is concession
             if info is None:
                 reasons[target].append(
                     {
@@ -341,6 +346,19 @@ def release_blockers(instances: list[str], classes: list[str]) -> list[dict[str,
         for t in [*instances, *classes]
         if reasons.get(t)
     ]
+
+
+def _conceded(numbers: list[str]) -> set[str]:
+    """The failed results a signed use-as-is concession accepted."""
+    if not numbers:
+        return set()
+    return set(
+        Nonconformance.objects.filter(
+            inspection__number__in=numbers,
+            disposition=NcDisposition.USE_AS_IS,
+            status__in=(NcStatus.DISPOSITIONED, NcStatus.CLOSED),
+        ).values_list("inspection__number", flat=True)
+    )
 
 
 def by_plan_targets(by_plan: dict[str, list[str]]) -> set[str]:
@@ -591,6 +609,7 @@ def awaiting(*, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
     )
     epcs = [u["epc"] for u in recent]
     latest = latest_info(epcs, kind=InspectionKind.FINAL)
+    conceded = _conceded([i.number for i in latest.values() if i.result != "pass"])
     released = set(ReleaseItem.objects.filter(target__in=epcs).values_list("target", flat=True))
     lot_released = _lot_released(epcs)
     inspection, release = [], []
@@ -602,7 +621,7 @@ def awaiting(*, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
             "product": u["product__name"],
             "last": info.number if info else None,
         }
-        if info is None or info.result != "pass":
+        if info is None or (info.result != "pass" and info.number not in conceded):
             if len(inspection) < limit:
                 inspection.append({**row, "result": info.result if info else None})
         elif u["epc"] not in released | lot_released and len(release) < limit:

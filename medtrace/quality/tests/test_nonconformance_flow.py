@@ -73,7 +73,7 @@ def test_rework_then_passing_reinspection_closes_and_lifts_the_hold(
 def test_use_as_is_is_a_concession_only_qa_ra_signs(
     w: f.World, qc_inspector: Any, qa_manager: Any
 ) -> None:
-    _epc, nc = failed(w, qc_inspector, "U1")
+    epc, nc = failed(w, qc_inspector, "U1")
     with pytest.raises(PermissionDenied) as exc:
         nonconformance_disposition(
             nc=nc, disposition="use_as_is", reason="cosmetic", user=qc_inspector, password=QC_PW
@@ -88,6 +88,8 @@ def test_use_as_is_is_a_concession_only_qa_ra_signs(
     assert Signature.objects.get().meaning == "approved"
     nc = nonconformance_close(nc=nc, user=qa_manager, note="concession approved")
     assert not Hold.objects.filter(lifted_at__isnull=True).exists()
+    # the failed final inspection was accepted by the signed concession: it may be released
+    release_create(targets=[epc], user=qa_manager, password=QA_PW)
 
 
 def test_a_wrong_password_stores_no_disposition_but_counts_the_failure(
