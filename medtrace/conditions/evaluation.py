@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError, NotFound
 from medtrace.ledger.identifiers import EpcResolver, products_by_di
-from medtrace.ledger.models import EventQuantity, UnitState
+from medtrace.ledger.models import EdgeKind, EventQuantity, GenealogyEdge, UnitState
 from medtrace.lifecycle import rules
 from medtrace.lifecycle.selectors import contents
 from medtrace.masterdata.models import Location
@@ -91,13 +92,58 @@ def resolve_texts(
     return out, problems
 
 
-def expand(listed: Iterable[str]) -> Targets:
-    """Units inside the listed containers, and the product of every unit and lot (4-5 queries)."""
+def contents_during(
+    containers: Sequence[str], start: datetime, end: datetime
+) -> dict[str, list[str]]:
+    """What each case or pallet held at any time from ``start`` to ``end``, at every depth
+    (one recursive CTE over the aggregation edges, each window cut to its parent's).
+
+    A logger file is imported after the trip, when the pallet may be unpacked already: its
+    readings concern what was inside while they were taken, not what is inside now.
+    """
+    wanted = list(dict.fromkeys(containers))
+    out: dict[str, list[str]] = {epc: [] for epc in wanted}
+    if not wanted:
+        return out
+    table = GenealogyEdge._meta.db_table
+    marks = ", ".join(["%s"] * len(wanted))
+    sql = f"""
+        WITH RECURSIVE inside(root, child, depth) AS (
+            SELECT parent, child, 1 FROM {table}
+             WHERE parent IN ({marks}) AND kind = %s
+               AND valid_from <= %s AND (valid_to IS NULL OR valid_to >= %s)
+            UNION
+            SELECT inside.root, g.child, inside.depth + 1
+              FROM {table} g JOIN inside ON g.parent = inside.child
+             WHERE g.kind = %s AND inside.depth < 16
+               AND g.valid_from <= %s AND (g.valid_to IS NULL OR g.valid_to >= %s)
+        )
+        SELECT root, child FROM inside ORDER BY root, depth, child
+    """
+    kind = EdgeKind.AGGREGATED
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*wanted, kind, end, start, kind, end, start])
+        for root, child in cursor.fetchall():
+            if child not in out[root]:
+                out[root].append(child)
+    return out
+
+
+def expand(
+    listed: Iterable[str], *, start: datetime | None = None, end: datetime | None = None
+) -> Targets:
+    """Units inside the listed containers (now, or from ``start`` to ``end``), and the product
+    of every unit and lot (4-5 queries)."""
     result = Targets(listed=list(dict.fromkeys(listed)))
     for epc in result.listed:
         (result.classes if is_class_level(epc_kind(epc)) else result.instances).append(epc)
     containers = [e for e in result.instances if epc_kind(e) == "container"]
-    inside = contents(containers) if containers else {}
+    if not containers:
+        inside: dict[str, list[str]] = {}
+    elif start is not None and end is not None:
+        inside = contents_during(containers, start, end)
+    else:
+        inside = contents(containers)
     units = [e for e in result.instances if epc_kind(e) != "container"]
     for container, children in inside.items():
         for child in children:

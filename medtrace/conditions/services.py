@@ -179,7 +179,12 @@ def _resolve(groups: Sequence[Group], *, user: User | None, row_field: bool) -> 
     if problems:
         return problems
     for group in groups:
-        group.targets = evaluation.expand(resolved[t] for t in group.texts)
+        times = [r.time for r in group.readings]
+        group.targets = evaluation.expand(
+            (resolved[t] for t in group.texts),
+            start=min(times) if times else None,
+            end=max(times) if times else None,
+        )
         refused = evaluation.refusals(group.targets)
         for problem in refused:
             problems.extend(
@@ -203,7 +208,7 @@ def _local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %z")
 
 
-def _breach_text(breach: Breach, location: Location | None) -> str:
+def breach_text(breach: Breach, location: Location | None) -> str:
     profile = breach.profile
     label = (
         _("Temperature") if breach.measurement == Measurement.TEMPERATURE else _("Relative humidity")
@@ -249,7 +254,7 @@ def _open_nonconformance(
         "products": ", ".join(products),
         "where": location.name if location is not None else _("in transit"),
     }
-    lines = [_breach_text(b, location) for b in group]
+    lines = [breach_text(b, location) for b in group]
     recorder = record.recorded_by.get_username() if record.recorded_by else _("the system")
     lines.append(
         _("Recorded by %(who)s in %(record)s (device %(device)s; EPCIS event %(event)s).")
@@ -365,7 +370,7 @@ def _write(
                 ],
                 batch_size=2000,
             )
-            audit.record_create(excursion, user=None, reason=_breach_text(breach, group.location))
+            audit.record_create(excursion, user=None, reason=breach_text(breach, group.location))
             excursions.append(excursion)
     return Recorded(record, event, excursions, numbers)
 

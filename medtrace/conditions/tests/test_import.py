@@ -269,3 +269,27 @@ def test_two_products_breaching_different_limits_get_one_nc_per_unit_set(
         {("IP-9", "temperature"), ("IP-9", "humidity")},
     ]
     assert len(done.nonconformances) == 2
+
+
+def test_a_pallet_unpacked_before_the_import_is_evaluated_by_what_it_held_then(
+    w: f.World, warehouse_clerk: Any
+) -> None:
+    from medtrace.lifecycle import events as ev
+
+    units = cf.commission(w, "Y1", "Y2")
+    pallet = cf.pack(w, w.sscc(701), units)  # packed on 2026-03-02
+    ev.emit(
+        [ev.aggregation_event(action="DELETE", parent=pallet, children=units,
+                              biz_step="unpacking", at=cf.f_time(12))],
+        user=None,
+    )  # fmt: skip
+    cf.profile(w.device, "transport", temperature_max=25)
+
+    [done] = _import(
+        w, warehouse_clerk, _csv("time,temperature", "2026-03-10 08:00,31"),
+        targets=[pallet], phase="transport", location=None,
+    ).recorded  # fmt: skip
+
+    assert done.record.unit_count == 2
+    assert sorted(done.excursions[0].targets.filter(container=False)
+                  .values_list("epc", flat=True)) == sorted(units)  # fmt: skip
