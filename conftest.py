@@ -41,9 +41,10 @@ def _english_outside_requests() -> Any:
         yield
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _attachment_dir(tmp_path_factory: Any) -> Any:
-    """Attachments written by a test go to a temporary directory, never to var/."""
+    """Attachments written by a test go to a temporary directory, never to var/ (session-wide,
+    so that module-scoped worlds, e.g. the authorization matrix's, write there too)."""
     from django.conf import settings
 
     if settings.configured:

@@ -33,6 +33,7 @@ from medtrace.masterdata.models import Party, PartyLicence
 from . import selectors, services
 from .models import GoodsReceipt, GoodsReceiptLine, MaterialLot, PurchaseOrder
 from .qualification import qualification_summary
+from .receiving import PERM_RECEIVE
 from .schemas import (
     CertificateOut,
     GoodsReceiptOut,
@@ -51,6 +52,10 @@ from .schemas import (
 router = Router(tags=["procurement"])
 
 READ, WRITE = "lifecycle:read", "procurement:write"
+# Optional file parts: a missing file is the service's clear 422 (after the permission checks),
+# not a schema error.
+_COC_FILE: Any = File(None, description="The supplier's certificate of conformity")
+_SCAN_FILE: Any = File(None, description="The certificate scan")
 
 
 def _user(request: HttpRequest, scope: str) -> User:
@@ -267,14 +272,16 @@ def close_purchase_order(request: HttpRequest, order_id: int, payload: ReasonIn)
 def create_goods_receipt(
     request: HttpRequest,
     order_id: int,
-    receipt: Form[str],
-    coc: File[UploadedFile],
+    receipt: Form[str] = "",
+    coc: UploadedFile | None = _COC_FILE,
 ) -> Status:
     """Receive goods (multipart): ``receipt`` = JSON of ReceiptIn, ``coc`` = the supplier's
     certificate of conformity. Blocked (422) for an unqualified supplier or unapproved material,
     an over-receipt, a lot or serial received before, or an expiry date in the past."""
     user = _user(request, WRITE)
     order = _order(request, user, order_id)
+    if not user.has_perm(PERM_RECEIVE):
+        raise PermissionDenied(f"You may not receive goods (needs {PERM_RECEIVE!r})")
     try:
         data = ReceiptIn.model_validate(json.loads(receipt))
     except (ValueError, ValidationError) as exc:
@@ -286,9 +293,9 @@ def create_goods_receipt(
         order=order,
         location=data.location_id,
         lines=[line.model_dump(exclude_none=True) for line in data.lines],
-        coc_name=coc.name or "coc",
-        coc_content=coc.read(),
-        coc_content_type=coc.content_type or "",
+        coc_name=(coc.name if coc else "") or "coc",
+        coc_content=coc.read() if coc else b"",
+        coc_content_type=(coc.content_type if coc else "") or "",
         delivery_note=data.delivery_note,
         note=data.note,
         user=user,
@@ -465,16 +472,16 @@ def upload_licence_scan(
     request: HttpRequest,
     party_id: int,
     licence_id: int,
-    scan: File[UploadedFile],
+    scan: UploadedFile | None = _SCAN_FILE,
     reason: Form[str] = "",
 ) -> Status:
     """Attach the scan of a certificate (multipart ``scan``); its SHA-256 is kept and shown."""
     user = _user(request, WRITE)
     licence = services.licence_scan_upload(
         licence=_licence(user, party_id, licence_id),
-        name=scan.name or "scan",
-        content=scan.read(),
-        content_type=scan.content_type or "",
+        name=(scan.name if scan else "") or "scan",
+        content=scan.read() if scan else b"",
+        content_type=(scan.content_type if scan else "") or "",
         user=user,
         reason=reason,
     )

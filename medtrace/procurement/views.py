@@ -30,6 +30,7 @@ from medtrace.lifecycle.services import attachment_read
 from medtrace.masterdata.models import Material, MaterialSupplier, Party, PartyLicence
 
 from . import selectors, services
+from .common import require
 from .models import GoodsReceipt, PurchaseOrder, PurchaseOrderStatus
 from .qualification import qualification_summary
 
@@ -134,6 +135,7 @@ def po_create(request: HttpRequest, user: User) -> HttpResponse:
         for i in range(PO_LINES)
     ]
     if request.method == "POST":
+        require(user, services.PERM_PO_ADD, _("create purchase orders"))
         try:
             supplier = Party.objects.filter(pk=int(data.get("supplier") or 0)).first()
             if supplier is None:
@@ -170,7 +172,7 @@ def po_create(request: HttpRequest, user: User) -> HttpResponse:
                     n = int(exc.field[6 : exc.field.index("]")])
                     raise ValidationFailed(exc.message, field=f"row_{index_of[n]}") from exc
                 raise
-        except (ValidationFailed, PermissionDenied) as exc:
+        except ValidationFailed as exc:
             errors = errors_of(exc)
         else:
             messages.success(request, _("Purchase order %(n)s created.") % {"n": order.number})
@@ -195,6 +197,7 @@ def po_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     order = get_order(pk)
     errors: dict[str, str] = {}
     if request.method == "POST":
+        require(user, services.PERM_PO_CHANGE, _("change purchase orders"))
         action = request.POST.get("action", "")
         reason = request.POST.get("reason", "")
         try:
@@ -207,6 +210,8 @@ def po_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
             else:
                 raise ValidationFailed(_("Unknown action."), field="action")
         except MedtraceError as exc:
+            if isinstance(exc, PermissionDenied):
+                raise
             errors = errors_of(exc)
         else:
             messages.success(
@@ -269,6 +274,7 @@ def supplier_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
         raise NotFound(_("No supplier %(pk)s") % {"pk": pk})
     errors: dict[str, str] = {}
     if request.method == "POST":
+        require(user, "masterdata.change_partylicence", _("attach certificate scans"))
         licence = PartyLicence.objects.filter(
             party=party, pk=int(request.POST.get("licence") or 0)
         ).first()
@@ -286,6 +292,8 @@ def supplier_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
                 user=user,
             )
         except MedtraceError as exc:
+            if isinstance(exc, PermissionDenied):
+                raise
             errors = errors_of(exc)
             if exc.field == "scan" and licence is not None:
                 errors[f"scan_{licence.pk}"] = exc.message

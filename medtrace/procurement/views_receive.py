@@ -24,12 +24,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from medtrace.accounts.models import User
-from medtrace.errors import MedtraceError, NotFound, ValidationFailed
+from medtrace.errors import MedtraceError, NotFound, PermissionDenied, ValidationFailed
 from medtrace.lifecycle.services import own_party
 from medtrace.masterdata.models import Location, TrackingMode
 
 from . import selectors, services
-from .common import as_quantity, fmt
+from .common import as_quantity, fmt, require
 from .models import (
     GoodsReceipt,
     GoodsReceiptLine,
@@ -38,7 +38,7 @@ from .models import (
     MaterialLotStatus,
     PurchaseOrder,
 )
-from .receiving import PERM_INSPECT
+from .receiving import PERM_INSPECT, PERM_RECEIVE
 from .views import errors_of, get_order, staff_page
 
 # Receiving -------------------------------------------------------------------------------------
@@ -169,6 +169,7 @@ def receive(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     errors: dict[str, str] = {}
     action = request.POST.get("action", "add")
     if request.method == "POST":
+        require(user, PERM_RECEIVE, _("receive goods"))
         try:
             if action.startswith("remove:"):
                 index = int(action.split(":", 1)[1])
@@ -201,6 +202,8 @@ def receive(request: HttpRequest, user: User, pk: int) -> HttpResponse:
             else:
                 _add(rows, _new_row(request, order))
         except MedtraceError as exc:
+            if isinstance(exc, PermissionDenied):
+                raise
             errors = errors_of(exc)
             if exc.field and exc.field.startswith("lines["):
                 errors.setdefault("scan", exc.message)
@@ -291,6 +294,7 @@ def lot_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     lot = _lot(pk)
     errors: dict[str, str] = {}
     if request.method == "POST":
+        require(user, PERM_INSPECT, _("record incoming inspections"))
         try:
             accepted = request.POST.get("accepted_qty", "").strip()
             if not accepted:
@@ -303,6 +307,8 @@ def lot_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
                 user=user,
             )
         except MedtraceError as exc:
+            if isinstance(exc, PermissionDenied):
+                raise
             errors = errors_of(exc)
         else:
             messages.success(request, _("Inspection recorded."))
@@ -342,6 +348,7 @@ def line_inspect(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     rejected = [r for r in request.POST.getlist("rejected") if r.strip()]
     errors: dict[str, str] = {}
     if request.method == "POST":
+        require(user, PERM_INSPECT, _("record incoming inspections"))
         try:
             if request.POST.get("action") == "post":
                 services.inspection_record_serials(
@@ -369,6 +376,8 @@ def line_inspect(request: HttpRequest, user: User, pk: int) -> HttpResponse:
                 if found.identifier not in rejected:
                     rejected.append(found.identifier)
         except MedtraceError as exc:
+            if isinstance(exc, PermissionDenied):
+                raise
             errors = errors_of(exc)
     return render(
         request,

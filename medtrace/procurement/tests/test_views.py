@@ -43,7 +43,7 @@ def test_the_overview_lists_open_pos_lots_awaiting_and_expiring_certificates(
     assert page.status_code == 200
     html = page.content.decode()
     assert order.number in html and "R-1" in html and p.licences["iso13485"].number in html
-    assert 'autofocus' in html
+    assert "autofocus" in html
 
 
 def test_a_scan_on_the_overview_opens_the_lot_or_shows_the_error_next_to_the_field(
@@ -54,7 +54,9 @@ def test_a_scan_on_the_overview_opens_the_lot_or_shows_the_error_next_to_the_fie
     lot = MaterialLot.objects.get()
     client = _client(buyer)
     r = client.get(reverse("procurement:home"), {"code": f"(01){p.w.resin.gtin}(10)R-1"})
-    assert r.status_code == 302 and r["Location"] == reverse("procurement:lot_detail", args=[lot.pk])
+    assert r.status_code == 302 and r["Location"] == reverse(
+        "procurement:lot_detail", args=[lot.pk]
+    )
     r = client.get(reverse("procurement:home"), {"code": f"(01){p.w.resin.gtin}(10)NOPE"})
     assert r.status_code == 422
     assert "was never received" in r.content.decode()
@@ -152,7 +154,9 @@ def test_qc_inspects_at_the_station_and_the_findings_are_required_to_reject(
     assert r.context["rejected"] == ["B"]
     r = client.post(url, {"rejected": ["B"], "note": "scratched", "action": "post"})
     assert r.status_code == 302
-    assert dict(MaterialLot.objects.filter(material=p.w.pump).values_list("identifier", "status")) == {
+    assert dict(
+        MaterialLot.objects.filter(material=p.w.pump).values_list("identifier", "status")
+    ) == {
         "A": "accepted",
         "B": "rejected",
     }
