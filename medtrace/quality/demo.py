@@ -181,15 +181,18 @@ def load_demo(log: Callable[[str], None] = print) -> None:
     iplan = InspectionPlan.objects.get(code="IQ-PSENS-01")
     ok_lot = ev.material_lot_class(sensor, "PS251107")
     bad_lot = ev.material_lot_class(sensor, "PS251109")
-    samples = [
-        {"sample": f"S{i}", "values": {"零点偏移 Zero offset": z, "灵敏度 Sensitivity": "1.01"}}
-        for i, z in enumerate(("0.1", "-0.2", "0.0", "0.3", "-0.1"), start=1)
-    ]
+
+    def sample(i: int, zero: str) -> dict[str, Any]:
+        return {
+            "sample": f"S{i}",
+            "values": {"零点偏移 Zero offset": zero, "灵敏度 Sensitivity": "1.01"},
+        }
+
+    samples = [sample(i, z) for i, z in enumerate(("0.1", "-0.2", "0.0", "0.3", "-0.1"), start=1)]
     services.inspection_record(
         plan=iplan, target=ok_lot, samples=samples, lot_size=500, user=qc, at=at(1)
     )
-    bad = [*samples[:4], {"sample": "S5", "values": {**samples[4]["values"]}}]
-    bad[4]["values"]["零点偏移 Zero offset"] = "0.8"
+    bad = [*samples[:4], sample(5, "0.8")]
     services.inspection_record(
         plan=iplan,
         target=bad_lot,

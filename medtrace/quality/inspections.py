@@ -136,7 +136,12 @@ def _subject(plan: InspectionPlan, target: str) -> Subject:
             details=[r.as_dict() for r in refused],
         )
     return Subject(
-        target, False, row["gtin"] or "", row["lot"] or "", row["serial"] or "", row["serial"]
+        target,
+        False,
+        row["gtin"] or "",
+        row["lot"] or "",
+        row["serial"] or "",
+        row["serial"] or target,
     )
 
 

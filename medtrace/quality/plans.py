@@ -199,7 +199,7 @@ def inspection_plan_create(
         product = Product.objects.filter(pk=product_id).first()
         if product is None:
             raise ValidationFailed(f"product_id: no product {product_id}", field="product_id")
-    else:
+    elif material_id:
         material = Material.objects.filter(pk=material_id).first()
         if material is None:
             raise ValidationFailed(f"material_id: no material {material_id}", field="material_id")

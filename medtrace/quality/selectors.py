@@ -612,7 +612,8 @@ def awaiting(*, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
     conceded = _conceded([i.number for i in latest.values() if i.result != "pass"])
     released = set(ReleaseItem.objects.filter(target__in=epcs).values_list("target", flat=True))
     lot_released = _lot_released(epcs)
-    inspection, release = [], []
+    inspection: list[dict[str, Any]] = []
+    release: list[dict[str, Any]] = []
     for u in recent:
         info = latest.get(u["epc"])
         row = {

@@ -223,8 +223,8 @@ def test_a_wrong_password_stores_no_result_but_counts_the_failure(
 
 
 def test_plans_are_validated(w: f.World, qa_manager: Any) -> None:
-    base = {"code": "P1", "name": "n", "kind": "final", "product_id": w.device.pk}
-    cases = [
+    base: dict[str, Any] = {"code": "P1", "name": "n", "kind": "final", "product_id": w.device.pk}
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"characteristics": []}, "characteristics", "at least one characteristic"),
         (
             {"characteristics": [{"name": "A"}]},

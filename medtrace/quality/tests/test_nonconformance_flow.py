@@ -30,7 +30,7 @@ QC_PW = "pw-qc_inspector"
 
 
 def failed(w: f.World, qc: Any, serial: str) -> tuple[str, Nonconformance]:
-    plan = pump_plan(w) if not hasattr(w, "_plan") else w._plan  # type: ignore[attr-defined]
+    plan = pump_plan(w) if not hasattr(w, "_plan") else w._plan
     w._plan = plan  # type: ignore[attr-defined]
     (epc,) = commission(w, serial)
     inspection_record(plan=plan, target=epc, values=BAD, user=qc)
