@@ -297,3 +297,17 @@ def test_scanning_a_lot_known_only_through_its_units(w: f.World) -> None:
     with pytest.raises(ValidationFailed) as exc:
         scan_target(f"(01){gtin}(10)NOPE")
     assert exc.value.field == "target"
+
+
+def test_inspections_for_many_results_takes_a_few_queries(
+    w: f.World, qc_inspector: Any, django_assert_max_num_queries: Any
+) -> None:
+    plan = pump_plan(w)
+    epcs = commission(w, "M1", "M2", "M3", "M4")
+    for epc in epcs:
+        inspection_record(
+            plan=plan, target=epc, values=GOOD, user=qc_inspector, password="pw-qc_inspector"
+        )
+    with django_assert_max_num_queries(6):
+        rows = selectors.inspections_for(epcs)
+    assert len(rows) == 4 and all(len(r["signatures"]) == 1 for r in rows)
