@@ -103,8 +103,10 @@ class Projector:
         epcs = sorted({e for f in facts for e in f.instance_epcs()})
         self._load_states(epcs)
         # Open containment edges touching the batch, and everything below the batch's objects
-        # (a shipping event on a pallet moves its cases and their units).
-        self._load_open_edges(epcs)
+        # (a shipping event on a pallet moves its cases and their units). Only objects with a
+        # state can have edges (every edge end is touched, hence given a state, when the edge
+        # opens), so the new serials of a commissioning event cost no edge lookups at all.
+        self._load_open_edges([e for e in epcs if e in self.states])
 
     def _load_open_edges(self, epcs: list[str]) -> None:
         """Open containment edges touching the batch, and everything below the batch's objects.
