@@ -245,6 +245,32 @@ for _role in Role:
         ROLE_PERMISSIONS[_role] += _IQC
 
 
+# Production (issue 5 item 2): everyone reads work orders; production plans, releases,
+# commissions, assembles and records process data; the device history record (DHR) is read by
+# production, QC, QA/RA and the auditor; QA/RA closes a work order after its DHR review
+# (e-signed).
+_WORK_ORDER_VIEW = ("production.view_workorder",)
+_DHR_READ = (
+    "production.view_dhr",
+    "production.view_workordercommissioning",
+    "production.view_unitcomponent",
+    "production.view_processrecord",
+)
+_PRODUCE = (
+    "production.add_workorder",
+    "production.change_workorder",
+    "production.add_processrecord",
+)
+for _role in Role:
+    ROLE_PERMISSIONS[_role] += _WORK_ORDER_VIEW
+    if _role in (Role.PRODUCTION, Role.QC, Role.QA_RA, Role.AUDITOR, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _DHR_READ
+    if _role in (Role.PRODUCTION, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _PRODUCE
+    if _role in (Role.QA_RA, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += ("production.close_workorder",)
+
+
 def sync_roles(apps: Apps | None = None, *, verbosity: int = 0) -> None:
     """Create the department groups and set their permissions to exactly ROLE_PERMISSIONS.
 

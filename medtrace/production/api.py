@@ -1,11 +1,12 @@
-"""Serial rules and serial allocation: /api/v1/products/{id}/serial-rule and .../serials."""
+"""Production API: serial rules and allocation here (/api/v1/products/{id}/serial-rule and
+.../serials); work orders, commissioning, assembly and the DHR in ``api_orders``."""
 
 # No `from __future__ import annotations`: ninja reads the schemas from the annotations.
 from datetime import datetime
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Schema, Status
 from pydantic import ConfigDict, Field
 
 from medtrace.accounts.models import User
@@ -13,9 +14,8 @@ from medtrace.api import require_scope
 from medtrace.errors import NotFound
 
 from . import selectors, services
+from .api_router import router
 from .models import SerialRule
-
-router = Router(tags=["serial allocation"])
 
 # A serial rule is part of the product's labelling (master data); allocating is production.
 READ, RULE_WRITE, ALLOCATE = "masterdata:read", "masterdata:write", "production:write"
@@ -128,3 +128,7 @@ def allocate_serials(request: HttpRequest, product_id: int, payload: AllocateIn)
             "allocated_at": allocation.allocated_at,
         },
     )
+
+
+# Work orders, commissioning, assembly and the DHR: their operations join the same router.
+from . import api_orders  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""Production. First resident: serial allocation (issue 5, item 2).
+"""Production (issue 5, item 2): serial allocation here; work orders in ``models_orders``.
 
 A product's ``SerialRule`` says how its serial numbers (GS1 AI 21) are built: a prefix, an
 optional date part from the allocation date, and a zero-padded sequence. ``SerialCounter`` holds
@@ -137,12 +137,15 @@ class SerialCounter(models.Model):
 class AllocatedSerial(models.Model):
     """One serial handed out for one product: never updated, never deleted, never reused."""
 
+    # Few indexes: a 10,000-serial commissioning inserts 10,000 rows here, and each index
+    # costs on every one. The (product, serial) unique index serves lookups by product.
     id = models.BigAutoField(primary_key=True)
     product = models.ForeignKey(
         "masterdata.Product",
         verbose_name=_("product"),
         on_delete=models.PROTECT,
         related_name="allocated_serials",
+        db_index=False,
     )
     serial = models.CharField(_("serial number"), max_length=SERIAL_MAX_LENGTH)
     allocated_at = models.DateTimeField(_("allocated at"))
@@ -153,10 +156,20 @@ class AllocatedSerial(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
-    batch = models.UUIDField(_("allocation batch"), db_index=True)
-    # A plain reference until work orders arrive (issue 5, item 2).
-    work_order_ref = models.CharField(_("work order"), max_length=64, blank=True)
+    batch = models.UUIDField(_("allocation batch"))
+    # Free text for allocations outside a work order (e.g. an external MES); allocations made
+    # for one of our work orders also link it (and carry its number here).
+    work_order_ref = models.CharField(_("work order reference"), max_length=64, blank=True)
+    work_order = models.ForeignKey(
+        "production.WorkOrder",
+        verbose_name=_("work order"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="allocated_serials",
+    )
 
     class Meta:
         verbose_name = _("allocated serial")
@@ -170,3 +183,31 @@ class AllocatedSerial(models.Model):
 
     def __str__(self) -> str:
         return f"serial {self.serial} of product {self.product_id}"
+
+
+from .models_orders import (  # noqa: E402  (the app's other models, registered with it)
+    LOT_MAX_LENGTH,
+    ComponentTracking,
+    ProcessRecord,
+    ProcessResult,
+    UnitComponent,
+    WorkOrder,
+    WorkOrderCommissioning,
+    WorkOrderStatus,
+)
+
+__all__ = [
+    "LOT_MAX_LENGTH",
+    "AllocatedSerial",
+    "ComponentTracking",
+    "DatePart",
+    "ProcessRecord",
+    "ProcessResult",
+    "ResetPolicy",
+    "SerialCounter",
+    "SerialRule",
+    "UnitComponent",
+    "WorkOrder",
+    "WorkOrderCommissioning",
+    "WorkOrderStatus",
+]
