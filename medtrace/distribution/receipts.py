@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -59,6 +60,43 @@ def _check_consignee(shipment: Shipment, user: User | None) -> None:
             f"Only the consignee records its receipt (or staff with {PERM_RECEIVE_FOR!r} on its "
             "behalf)"
         )
+
+
+@dataclass
+class ReceiptPlan:
+    """What a receipt of the scans would record against a shipment (``receipt_check``)."""
+
+    scanned: list[str]
+    everything: list[str]
+    received: list[str]  # items of the shipment the scans cover
+    extra: list[str]  # scanned (or inside a scan), not on the shipment
+    missing: list[str]  # units of the shipment still not received
+
+
+def receipt_check(
+    *, shipment: Shipment, scans: Sequence[str], user: User | None, field: str = "epcs"
+) -> ReceiptPlan:
+    """What ``shipment_receive`` would record, or the error it would give; writes nothing (the
+    partner's page checks every scan as it comes)."""
+    _check_consignee(shipment, user)
+    scanned = epcs_from_scans(scans, field=field)
+    everything, _containers = expand(scanned)
+    rules.check(
+        rules.Step.RECEIVE,
+        everything,
+        party_ids=party_identifiers(shipment.consignee),
+        field=field,
+    )
+    items = list(shipment.items.values_list("epc", "is_container", "receipt_id"))
+    on_it = {epc for epc, _c, _r in items}
+    covered = set(everything)
+    return ReceiptPlan(
+        scanned=scanned,
+        everything=everything,
+        received=[e for e in everything if e in on_it],
+        extra=[e for e in everything if e not in on_it],
+        missing=[e for e, c, r in items if r is None and not c and e not in covered],
+    )
 
 
 def shipment_receive(

@@ -25,9 +25,9 @@ from .orders import (
     sales_order_create,
     shipped_quantities,
 )
-from .receipts import shipment_receive, shipments_reconcile
+from .receipts import receipt_check, shipment_receive, shipments_reconcile
 from .returns import quarantine_location, rma_close, rma_create, rma_receive
-from .shipping import epcs_from_scans, shipment_create
+from .shipping import epcs_from_scans, shipment_check, shipment_create
 
 __all__ = [
     "CUSTOMER_ROLES",
@@ -40,6 +40,7 @@ __all__ = [
     "epcs_from_scans",
     "party_or_422",
     "quarantine_location",
+    "receipt_check",
     "rma_close",
     "rma_create",
     "rma_receive",
@@ -47,6 +48,7 @@ __all__ = [
     "sales_order_close",
     "sales_order_confirm",
     "sales_order_create",
+    "shipment_check",
     "shipment_create",
     "shipment_receive",
     "shipments_reconcile",

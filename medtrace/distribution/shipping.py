@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -205,6 +206,75 @@ def _line_check(
             )
 
 
+@dataclass
+class ShipmentPlan:
+    """What a shipment of the scans would hold (``shipment_check``)."""
+
+    scanned: list[str]
+    everything: list[str]  # the scans and everything packed inside them
+    containers: set[str]
+    states: dict[str, UnitState]
+    units: list[str]  # everything but the cases and pallets
+
+    def per_product(self) -> dict[int, int]:
+        return dict(
+            Counter(
+                s.product_id
+                for e in self.units
+                if (s := self.states.get(e)) is not None and s.product_id is not None
+            )
+        )
+
+
+def _shippable(order: SalesOrder) -> None:
+    if not order.open:
+        raise ValidationFailed(
+            f"sales_order: {order.number} is {order.get_status_display().lower()}; only a "
+            "confirmed order ships",
+            field="sales_order",
+        )
+
+
+def _packed_elsewhere(everything: list[str], states: dict[str, UnitState], field: str) -> None:
+    """A unit still packed in a case that is not scanned would leave while the ledger keeps it
+    in the case: scan the case, or unpack the unit first."""
+    on_it = set(everything)
+    for epc in everything:
+        state = states.get(epc)
+        if state is not None and state.container and state.container not in on_it:
+            raise ValidationFailed(
+                f"{field}: {state.serial or epc} is packed in {state.container}; scan that case "
+                "(or pallet), or unpack the unit at the packing station first",
+                field=field,
+                details={"epc": epc, "container": state.container},
+            )
+
+
+def _plan(order: SalesOrder, scanned: list[str], field: str, *, lock: bool) -> ShipmentPlan:
+    everything, containers = expand(scanned)
+    if lock:
+        lock_units(everything)
+    _check_ship(everything, containers, field)
+    states = {s.epc: s for s in UnitState.objects.filter(epc__in=everything)}
+    _packed_elsewhere(everything, states, field)
+    units = [e for e in everything if e not in containers]
+    if not units:
+        raise ValidationFailed(
+            f"{field}: the scanned cases hold no units; scan the units or a full case",
+            field=field,
+        )
+    _line_check(order, units, states, field)
+    return ShipmentPlan(scanned, everything, containers, states, units)
+
+
+def shipment_check(*, order: SalesOrder, scans: Sequence[str], field: str = "epcs") -> ShipmentPlan:
+    """What ``shipment_create`` would ship for ``scans``, or the error it would give; writes
+    nothing (the shipping station checks every scan as it comes)."""
+    scanned = epcs_from_scans(scans, field=field)
+    _shippable(order)
+    return _plan(order, scanned, field, lock=False)
+
+
 def shipment_create(
     *,
     order: SalesOrder,
@@ -222,25 +292,16 @@ def shipment_create(
     now = at or timezone.now()
     with transaction.atomic():
         locked = locked_order(order)
-        if not locked.open:
-            raise ValidationFailed(
-                f"sales_order: {locked.number} is {locked.get_status_display().lower()}; only a "
-                "confirmed order ships",
-                field="sales_order",
-            )
+        _shippable(locked)
         customer = locked.customer
         licence = customer_licence(customer, field="sales_order")
-        everything, containers = expand(scanned)
-        lock_units(everything)
-        _check_ship(everything, containers, field)
-        states = {s.epc: s for s in UnitState.objects.filter(epc__in=everything)}
-        units = [e for e in everything if e not in containers]
-        if not units:
-            raise ValidationFailed(
-                f"{field}: the scanned cases hold no units; scan the units or a full case",
-                field=field,
-            )
-        _line_check(locked, units, states, field)
+        plan = _plan(locked, scanned, field, lock=True)
+        everything, containers, states, units = (
+            plan.everything,
+            plan.containers,
+            plan.states,
+            plan.units,
+        )
         us = own_party()
         origin = _ship_from(ship_from, states, us)
         ship_to = locked.ship_to
@@ -265,14 +326,14 @@ def shipment_create(
             shipped_at=now,
             shipped_by=user,
         )
-        top = set(scanned)
+        top, on_it = set(scanned), set(everything)
         ShipmentItem.objects.bulk_create(
             [
                 ShipmentItem(
                     shipment=shipment,
                     epc=epc,
                     scanned=epc in top,
-                    container=(c if (c := _container(states.get(epc))) in states else ""),
+                    container=(c if (c := _container(states.get(epc))) in on_it else ""),
                     product_id=states[epc].product_id if epc in states else None,
                     gtin=(states[epc].gtin or "") if epc in states else "",
                     serial=(states[epc].serial or "") if epc in states else "",
