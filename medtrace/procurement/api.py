@@ -345,7 +345,7 @@ def inspect_receipt_line_serials(
 @paginate(LimitOffsetPagination)
 def list_material_lots(
     request: HttpRequest, status: str | None = None, material: str | None = None
-) -> list[dict[str, Any]]:
+) -> Any:
     """Received supplier lots and serials; ``status`` (awaiting_inspection, accepted,
     partly_accepted, rejected), ``material`` (part number or id)."""
     user = _reader(request, "materiallot")

@@ -23,7 +23,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-QTY = {"max_digits": 14, "decimal_places": 4}
 ZERO = Decimal("0")
 
 
@@ -100,9 +99,11 @@ class PurchaseOrderLine(models.Model):
         related_name="purchase_order_lines",
         verbose_name=_("material"),
     )
-    quantity = models.DecimalField(_("quantity ordered"), **QTY)
+    quantity = models.DecimalField(_("quantity ordered"), max_digits=14, decimal_places=4)
     uom = models.CharField(_("unit of measure"), max_length=16)
-    received_qty = models.DecimalField(_("quantity received"), default=ZERO, **QTY)
+    received_qty = models.DecimalField(
+        _("quantity received"), default=ZERO, max_digits=14, decimal_places=4
+    )
 
     class Meta:
         verbose_name = _("purchase order line")
@@ -169,7 +170,7 @@ class GoodsReceiptLine(models.Model):
     )
     lot = models.CharField(_("supplier lot"), max_length=64, blank=True)
     expires_on = models.DateField(_("expiry"), null=True, blank=True)
-    quantity = models.DecimalField(_("quantity received"), **QTY)
+    quantity = models.DecimalField(_("quantity received"), max_digits=14, decimal_places=4)
     over_receipt = models.BooleanField(_("over-receipt"), default=False)
 
     class Meta:
@@ -221,10 +222,10 @@ class MaterialLot(models.Model):
     epc = models.CharField(_("EPC"), max_length=512, unique=True)
     expires_on = models.DateField(_("expiry"), null=True, blank=True)
     uom = models.CharField(_("unit of measure"), max_length=16)
-    received_qty = models.DecimalField(_("received"), **QTY)
-    accepted_qty = models.DecimalField(_("accepted"), default=ZERO, **QTY)
-    rejected_qty = models.DecimalField(_("rejected"), default=ZERO, **QTY)
-    consumed_qty = models.DecimalField(_("consumed"), default=ZERO, **QTY)
+    received_qty = models.DecimalField(_("received"), max_digits=14, decimal_places=4)
+    accepted_qty = models.DecimalField(_("accepted"), default=ZERO, max_digits=14, decimal_places=4)
+    rejected_qty = models.DecimalField(_("rejected"), default=ZERO, max_digits=14, decimal_places=4)
+    consumed_qty = models.DecimalField(_("consumed"), default=ZERO, max_digits=14, decimal_places=4)
     status = models.CharField(
         _("status"),
         max_length=20,
@@ -289,8 +290,8 @@ class IncomingInspection(models.Model):
         MaterialLot, on_delete=models.PROTECT, related_name="inspection"
     )
     result = models.CharField(_("result"), max_length=20, choices=MaterialLotStatus.choices)
-    accepted_qty = models.DecimalField(_("accepted"), **QTY)
-    rejected_qty = models.DecimalField(_("rejected"), **QTY)
+    accepted_qty = models.DecimalField(_("accepted"), max_digits=14, decimal_places=4)
+    rejected_qty = models.DecimalField(_("rejected"), max_digits=14, decimal_places=4)
     note = models.TextField(_("findings"), blank=True)
     inspected_at = models.DateTimeField(_("inspected at"))
     inspected_by = models.ForeignKey(
@@ -324,7 +325,7 @@ class MaterialConsumption(models.Model):
     material_lot = models.ForeignKey(
         MaterialLot, on_delete=models.PROTECT, related_name="consumptions"
     )
-    quantity = models.DecimalField(_("quantity"), **QTY)
+    quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=4)
     reference = models.CharField(_("reference"), max_length=128)
     consumed_at = models.DateTimeField(_("consumed at"))
     consumed_by = models.ForeignKey(

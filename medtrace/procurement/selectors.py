@@ -124,14 +124,14 @@ def material_lot_resolve(
             field=field,
         )
     if mat.tracking == TrackingMode.SERIAL:
-        ident = identity.serial
+        ident = identity.serial or ""
         if not ident:
             raise ValidationFailed(
                 f"{field}: {_describe(mat)} is serial-tracked; scan a label with its serial (21)",
                 field=field,
             )
     else:
-        ident = identity.lot
+        ident = identity.lot or ""
         if not ident:
             raise ValidationFailed(
                 f"{field}: {_describe(mat)} is lot-tracked; scan a label with its lot (10)",

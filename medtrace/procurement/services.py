@@ -289,7 +289,7 @@ def material_consume(
             for lot in targets[hold.target]:
                 holds.setdefault(lot.pk, []).append(hold)
         today = timezone.localdate()
-        problems = []
+        problems: list[dict[str, Any]] = []
         for lot in lots:
             material = materials[lot.material_id]
             name = f"{material.code}/{lot.identifier}"

@@ -91,17 +91,15 @@ def test_a_buyer_orders_releases_and_receives_with_the_coc(
 def test_a_po_to_a_supplier_with_an_expired_certificate_is_a_clear_422(
     p: Proc, buyer: Any, api_client: Any
 ) -> None:
+    expired = timezone.localdate() - timedelta(days=1)
     iso = md_services.licence_update(
-        licence=p.licences["iso13485"],
-        data={"expires_on": timezone.localdate() - timedelta(days=1)},
-        user=None,
-        reason="lapsed",
+        licence=p.licences["iso13485"], data={"expires_on": expired}, user=None, reason="lapsed"
     )
     r = _po(api_client(buyer, ALL), p)
     assert r.status_code == 422
     body = r.json()
     assert body["field"] == "supplier"
-    assert iso.number in body["message"] and iso.expires_on.isoformat() in body["message"]
+    assert iso.number in body["message"] and expired.isoformat() in body["message"]
     assert body["details"][0]["code"] == "certificate_expired"
     assert PurchaseOrder.objects.count() == 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -71,7 +72,7 @@ def test_consuming_accepted_material_counts_it_and_writes_no_event() -> None:
     }
 
 
-def _refused(items, match: str) -> ValidationFailed:  # type: ignore[no-untyped-def]
+def _refused(items: Any, match: str) -> ValidationFailed:
     audits = AuditEntry.objects.count()
     consumptions = MaterialConsumption.objects.count()
     with pytest.raises(ValidationFailed, match=match) as exc:
