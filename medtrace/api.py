@@ -148,6 +148,7 @@ def _register_routers() -> None:
     from medtrace.production.api import router as production_router
     from medtrace.quality.api import router as quality_router
     from medtrace.service.api import router as service_router
+    from medtrace.service.api_lifecycle import router as service_lifecycle_router
     from medtrace.trace.api import router as trace_router
     from medtrace.warehouse.api import router as warehouse_router
 
@@ -156,6 +157,7 @@ def _register_routers() -> None:
     api.add_router("/", labels_router)
     api.add_router("/", trace_router)
     api.add_router("/", service_router)
+    api.add_router("/", service_lifecycle_router)
     api.add_router("/", production_router)
     api.add_router("/", procurement_router)
     api.add_router("/", quality_router)

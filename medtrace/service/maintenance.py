@@ -111,7 +111,7 @@ def maintenance_plan_set_active(
 
 def maintenance_visit_record(
     *,
-    plan: MaintenancePlan,
+    plan: MaintenancePlan | int,
     unit: str,
     user: User | None,
     work_done: str,
@@ -121,7 +121,8 @@ def maintenance_visit_record(
     result: str | None = None,
     engineer_name: str = "",
 ) -> MaintenanceVisit:
-    """Record a maintenance or calibration visit to ``unit`` (any UDI form) under ``plan``.
+    """Record a maintenance or calibration visit to ``unit`` (any UDI form) under ``plan`` (the
+    plan or its id).
 
     ``measurements``: ``[{"name", "value", "unit", "min", "max", "pass"}]``; every plan item
     must be answered, values are judged against the limits (the plan's, unless given). An out
@@ -129,6 +130,8 @@ def maintenance_visit_record(
     (``{"name", "content_base64", "content_type"}`` or ``(name, bytes, content_type)``).
     """
     common.require(user, PERM_VISIT, "record maintenance visits")
+    if not isinstance(plan, MaintenancePlan):
+        plan = plan_for(plan)
     if not plan.active:
         raise invalid("plan_id", f"plan {plan.number} is retired", "inactive")
     state = common.resolve_unit(unit, user=user, field="unit")
