@@ -223,3 +223,23 @@ def test_only_sales_and_warehouse_ship(d: Dist) -> None:
         shipment_create(order=d.order(1), scans=epcs, user=d.qa)
     with pytest.raises(PermissionDenied):
         shipment_create(order=d.order(1), scans=epcs, user=d.hospital_user)
+
+
+def test_a_unit_still_packed_in_a_case_ships_only_with_its_case(d: Dist) -> None:
+    epcs = d.ready("Q1", "Q2")
+    sscc = d.pack(5, epcs)
+    with pytest.raises(ValidationFailed) as exc:
+        shipment_create(order=d.order(2), scans=[epcs[0]], user=d.sales)
+    assert f"Q1 is packed in {sscc}; scan that case" in exc.value.message
+    assert Shipment.objects.count() == 0
+
+
+def test_the_station_check_writes_nothing(d: Dist) -> None:
+    from ..services import shipment_check
+
+    epcs = d.ready("W1", "W2")
+    order = d.order(2)
+    before = counts()
+    plan = shipment_check(order=order, scans=epcs)
+    assert plan.units == epcs and plan.per_product() == {d.w.device.pk: 2}
+    assert counts() == before
