@@ -8,9 +8,11 @@ nonconformances.
 2. one EPCIS 2.0 ObjectEvent OBSERVE naming what was scanned (units and cases in ``epcList``,
    lots in ``quantityList``), with the readings in ``sensorElementList`` (see ``sensors``);
    bizStep is the step in progress in the phase: ``assembling`` (production), ``storing``
-   (storage), ``transporting`` (transport); no disposition (a reading changes no state);
-   readPoint the location's SGLN, and bizLocation too except in transport (goods in transit
-   have no business location); eventTime the last reading's time;
+   (storage), ``transporting`` (transport); readPoint the location's SGLN (none in transit);
+   eventTime the last reading's time. No disposition and no bizLocation, as in GS1's own
+   sensor examples: a reading observes the goods, it does not move them or change their state
+   (the projections would otherwise take the station's place as the goods' holder, even for a
+   logger file read long after the goods left);
 3. the limits broken (``evaluation.evaluate``) as ``Excursion`` rows, and one nonconformance per
    set of affected units and lots (``quality.services.nonconformance_open``, raised by the
    system, with a QC hold on the goods), whose description names the reading, the limit, the
@@ -273,7 +275,6 @@ def _open_nonconformance(
         category="product",
         user=None,  # raised by the system on the recorded readings; the record names who
         hold=True,
-        biz_location=location.sgln if location is not None else None,
     )
     return nc.number
 
@@ -289,7 +290,6 @@ def _event(group: Group, *, phase: str, device: str, raw_data: str | None) -> di
         biz_step=BIZ_STEPS[Phase(phase)],
         at=max(r.time for r in group.readings),
         read_point=sgln,
-        biz_location=sgln if phase != Phase.TRANSPORT else None,
         sensors=sensors.elements(
             group.readings, device=sensors.device_uri(device), raw_data=raw_data
         ),

@@ -147,6 +147,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return _forbidden(request, exc)
     if request.method == "GET":
         return render(request, "conditions/home.html", _context(request, user))
+    if not user.has_perm(services.PERM_RECORD):
+        return _forbidden(request, PermissionDenied(_("Your role may not record readings")))
     form = _station_form(request)
     action = request.POST.get("action", "scan")
     scan = request.POST.get("scan", "").strip()
@@ -235,6 +237,8 @@ def upload(request: HttpRequest) -> HttpResponse:
         user = _user(request)
     except PermissionDenied as exc:
         return _forbidden(request, exc)
+    if not user.has_perm(services.PERM_RECORD):
+        return _forbidden(request, PermissionDenied(_("Your role may not record readings")))
     form = _upload_form(request)
     found = _upload_content(request, form)
     if found is None:

@@ -61,8 +61,7 @@ def test_readings_within_the_limits_are_recorded_without_an_excursion(
     assert doc["type"] == "ObjectEvent" and doc["action"] == "OBSERVE"
     assert doc["epcList"] == units and doc["bizStep"] == "storing"
     assert doc["readPoint"] == {"id": w.warehouse.sgln}
-    assert doc["bizLocation"] == {"id": w.warehouse.sgln}
-    assert "disposition" not in doc  # a reading changes no state
+    assert "bizLocation" not in doc and "disposition" not in doc  # a reading moves nothing
     assert AuditEntry.objects.filter(object_type="conditions.conditionrecord").count() == 1
 
 
@@ -315,3 +314,23 @@ def test_transport_readings_need_no_location_and_name_no_business_location(
     assert doc["sensorElementList"][0]["sensorMetadata"]["deviceID"] == (
         "urn:epc:id:giai:6901234.LOG7"
     )
+
+
+def test_a_reading_does_not_move_the_goods_or_change_their_holder(
+    w: f.World, warehouse_clerk: Any
+) -> None:
+    from medtrace.ledger.models import UnitState
+
+    [unit] = cf.commission(w, "L1")
+    cf.profile(w.device, "storage", temperature_max=8)
+    before = UnitState.objects.values("possessing_party", "biz_location", "disposition").get(
+        epc=unit
+    )
+
+    _record(w, warehouse_clerk, [unit], cf.reading(T1, "temperature", 12), location=w.plant.sgln)
+
+    after = UnitState.objects.values("possessing_party", "biz_location", "disposition").get(
+        epc=unit
+    )
+    # the hold the excursion placed changes the disposition, nothing else
+    assert after == {**before, "disposition": "sellable_not_accessible"}
