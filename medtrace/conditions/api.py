@@ -243,9 +243,7 @@ def _location(record: ConditionRecord) -> dict[str, Any] | None:
 
 def _records(records: list[ConditionRecord]) -> list[dict[str, Any]]:
     """Records with their excursions (two queries for any number of records)."""
-    excursions = selectors.excursion_list(
-        user=None, records=[r.pk for r in records], limit=1000
-    )
+    excursions = selectors.excursion_list(user=None, records=[r.pk for r in records], limit=1000)
     targets = selectors.excursion_targets(excursions)
     by_record: dict[int, list[dict[str, Any]]] = {}
     for excursion in excursions:
@@ -278,7 +276,9 @@ def _records(records: list[ConditionRecord]) -> list[dict[str, Any]]:
                 ),
                 "note": record.note,
                 "excursions": found,
-                "nonconformances": sorted({x["nonconformance"] for x in found if x["nonconformance"]}),
+                "nonconformances": sorted(
+                    {x["nonconformance"] for x in found if x["nonconformance"]}
+                ),
             }
         )
     return out
@@ -420,6 +420,4 @@ def list_excursions(request: HttpRequest, limit: int = 100) -> list[dict[str, An
     user = _reader(request, "excursion")
     excursions = selectors.excursion_list(user=user, limit=limit)
     targets = selectors.excursion_targets(excursions)
-    return [
-        {**selectors.excursion_dict(e), "targets": targets.get(e.pk, [])} for e in excursions
-    ]
+    return [{**selectors.excursion_dict(e), "targets": targets.get(e.pk, [])} for e in excursions]

@@ -162,7 +162,10 @@ def expand(
     )
     for unit in dict.fromkeys(units):
         result.product_of[unit] = states.get(unit)
-    lots = [*result.classes, *(c for c, p in result.product_of.items() if is_class_level(epc_kind(c)))]
+    lots = [
+        *result.classes,
+        *(c for c, p in result.product_of.items() if is_class_level(epc_kind(c))),
+    ]
     if lots:
         resolver = EpcResolver()
         dis = {lot: resolver.facts(lot).di for lot in lots}

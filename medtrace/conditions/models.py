@@ -185,7 +185,9 @@ class ConditionRecord(models.Model):
         related_name="+",
     )
     targets = models.JSONField(
-        _("targets"), default=list, help_text=_("The units, cases and lots as the event names them.")
+        _("targets"),
+        default=list,
+        help_text=_("The units, cases and lots as the event names them."),
     )
     unit_count = models.PositiveIntegerField(
         _("units and lots covered"), default=0, help_text=_("Cases and pallets counted by content.")
@@ -225,14 +227,10 @@ class Excursion(models.Model):
     """The readings of one record outside one limit of one profile."""
 
     id = models.BigAutoField(primary_key=True)
-    record = models.ForeignKey(
-        ConditionRecord, on_delete=models.PROTECT, related_name="excursions"
-    )
+    record = models.ForeignKey(ConditionRecord, on_delete=models.PROTECT, related_name="excursions")
     event = models.ForeignKey("ledger.Event", on_delete=models.PROTECT, related_name="+")
     profile = models.ForeignKey(ConditionProfile, on_delete=models.PROTECT, related_name="+")
-    product = models.ForeignKey(
-        "masterdata.Product", on_delete=models.PROTECT, related_name="+"
-    )
+    product = models.ForeignKey("masterdata.Product", on_delete=models.PROTECT, related_name="+")
     measurement = models.CharField(_("measurement"), max_length=12, choices=Measurement.choices)
     bound = models.CharField(_("limit broken"), max_length=3, choices=Bound.choices)
     limit = models.DecimalField(_("limit"), max_digits=6, decimal_places=2)

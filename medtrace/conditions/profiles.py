@@ -35,9 +35,7 @@ def require(user: User | None, perm: str, refusal: str) -> None:
     if user is None:
         return
     if user.party_id is not None or not user.has_perm(perm):
-        raise PermissionDenied(
-            f"{refusal} (needs {perm!r})", details={"required": perm}
-        )
+        raise PermissionDenied(f"{refusal} (needs {perm!r})", details={"required": perm})
 
 
 def _decimal(value: Any) -> Decimal | None:

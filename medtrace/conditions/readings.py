@@ -41,7 +41,16 @@ _HUMIDITY_UOMS = {"P1": PERCENT, "%": PERCENT, "%RH": PERCENT, "RH": PERCENT, "P
 
 # Column names a logger export may use (compared without case, spaces and a unit in brackets).
 _COLUMNS = {
-    "time": ("time", "timestamp", "datetime", "date time", "date/time", "时间", "日期时间", "记录时间"),
+    "time": (
+        "time",
+        "timestamp",
+        "datetime",
+        "date time",
+        "date/time",
+        "时间",
+        "日期时间",
+        "记录时间",
+    ),
     "temperature": ("temperature", "temp", "t", "温度"),
     "humidity": ("humidity", "rh", "relative humidity", "hum", "湿度", "相对湿度"),
     "target": ("target", "targets", "udi", "unit", "units", "sscc", "对象", "产品"),
@@ -422,7 +431,10 @@ def parse_file(name: str, content: bytes, *, now: datetime | None = None) -> Par
         return parse_xlsx(content, now=now)
     if name.lower().endswith(".xls"):
         return ParsedFile(
-            [], [Problem("file", _("old Excel .xls files are not read; save as .xlsx or CSV"))], [], []
+            [],
+            [Problem("file", _("old Excel .xls files are not read; save as .xlsx or CSV"))],
+            [],
+            [],
         )
     return parse_csv(content, now=now)
 

@@ -92,7 +92,7 @@ def elements(
             values = [r.value for r in readings if r.measurement == measurement]
             if not values:
                 continue
-            mean = (sum(values) / len(values)).quantize(Decimal("0.01"))
+            mean = (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.01"))
             reports.append(
                 _report(
                     measurement,

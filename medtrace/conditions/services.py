@@ -213,7 +213,9 @@ def _local(moment: datetime) -> str:
 def breach_text(breach: Breach, location: Location | None) -> str:
     profile = breach.profile
     label = (
-        _("Temperature") if breach.measurement == Measurement.TEMPERATURE else _("Relative humidity")
+        _("Temperature")
+        if breach.measurement == Measurement.TEMPERATURE
+        else _("Relative humidity")
     )
     low = profile.limit(breach.measurement, Bound.MIN)
     high = profile.limit(breach.measurement, Bound.MAX)
@@ -309,9 +311,7 @@ def _write(
     assert group.targets is not None
     raw = sensors.raw_data_uri(attachment.sha256) if attachment is not None else None
     number = next_number("COND")
-    events = ev.emit(
-        [_event(group, phase=phase, device=device, raw_data=raw)], user=user
-    )
+    events = ev.emit([_event(group, phase=phase, device=device, raw_data=raw)], user=user)
     if not events:
         raise Conflict(
             _("These readings were already recorded: the ledger holds the same event"),
@@ -507,9 +507,7 @@ def readings_import(
     sha256 = hashlib.sha256(content or b"").hexdigest()
     if not content:
         problems.append(Problem("file", _("the file is empty")))
-    parsed = (
-        parse_file(name or "", content) if content else ParsedFile([], [], [], [])
-    )
+    parsed = parse_file(name or "", content) if content else ParsedFile([], [], [], [])
     problems.extend(parsed.problems)
     groups: list[Group] = []
     if not problems:

@@ -127,9 +127,7 @@ def _station_readings(form: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
     problems: list[Problem] = []
     if form["paste"].strip():
         parsed = parse_pasted(form["paste"], now=now)
-        problems.extend(
-            Problem("paste", p.text()) for p in parsed.problems
-        )
+        problems.extend(Problem("paste", p.text()) for p in parsed.problems)
         readings.extend(
             {"time": r.time.isoformat(), "type": r.measurement, "value": str(r.value)}
             for r in parsed.readings

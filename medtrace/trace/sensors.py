@@ -54,12 +54,13 @@ def summarize(raw: Any) -> list[dict[str, Any]]:
     for element in elements:
         if not isinstance(element, dict):
             continue
-        meta = element.get("sensorMetadata") if isinstance(element.get("sensorMetadata"), dict) else {}
+        raw_meta = element.get("sensorMetadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         reports = element.get("sensorReport")
         for report in reports if isinstance(reports, list) else []:
             if not isinstance(report, dict) or not isinstance(report.get("type"), str):
                 continue
-            uom = report.get("uom") if isinstance(report.get("uom"), str) else ""
+            uom: str = report["uom"] if isinstance(report.get("uom"), str) else ""
             entry = groups.setdefault(
                 (report["type"], uom),
                 {"values": [], "mins": [], "maxs": [], "means": [], "times": [], "alerts": []},

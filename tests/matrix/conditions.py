@@ -34,9 +34,10 @@ def register(m: Any) -> None:
             "device": "MX-ST",
             "location": "{cond_location}",
             "targets": ["{unit_a}"],
-            "readings": [{"time": "2025-03-07T10:00:00+08:00", "type": "temperature",
-                          "value": 21.5}],
-        },  # fmt: skip
+            "readings": [
+                {"time": "2025-03-07T10:00:00+08:00", "type": "temperature", "value": 21.5}
+            ],
+        },
     )
     m.add(
         "POST /api/v1/conditions/import",

@@ -115,7 +115,9 @@ def test_a_station_posts_readings_and_the_event_round_trips_through_epcis(
     body = response.json()
     [excursion] = body["excursions"]
     assert excursion["text"].startswith("Temperature 9.2 °C (limit 2–8 °C) — excursion NC-")
-    assert excursion["targets"] == units and body["nonconformances"] == [excursion["nonconformance"]]
+    assert excursion["targets"] == units and body["nonconformances"] == [
+        excursion["nonconformance"]
+    ]
     assert Hold.objects.filter(target=units[0], lifted_at__isnull=True).exists()
     epcis = client.get("/epcis/events/" + quote(body["event_id"], safe=""))
     assert epcis.status_code == 200, epcis.content

@@ -65,8 +65,9 @@ def test_a_station_event_and_a_logger_event_validate_against_the_epcis_json_sche
 
 def test_our_measurement_types_are_gs1_terms_of_the_schema() -> None:
     schema = json.loads(
-        (EPCIS / "json-schema" / "modular" / "schemas" / "measurement-type-JSON-Schema.json")
-        .read_text()
+        (
+            EPCIS / "json-schema" / "modular" / "schemas" / "measurement-type-JSON-Schema.json"
+        ).read_text()
     )
     terms = set(schema["definitions"]["measurementType"]["anyOf"][1]["enum"])
 

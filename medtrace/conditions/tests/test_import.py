@@ -139,9 +139,7 @@ def test_a_file_with_one_bad_row_is_refused_whole(w: f.World, warehouse_clerk: A
     assert _stored() == before
 
 
-def test_a_dry_run_of_a_good_file_previews_the_excursions(
-    w: f.World, warehouse_clerk: Any
-) -> None:
+def test_a_dry_run_of_a_good_file_previews_the_excursions(w: f.World, warehouse_clerk: Any) -> None:
     units = cf.commission(w, "P1")
     cf.profile(w.device, "storage", temperature_max=8)
     before = _stored()

@@ -162,7 +162,7 @@ def test_qa_adds_limits_and_changes_them_with_a_reason(w: f.World, qa_manager: U
     )  # fmt: skip
     profile.refresh_from_db()
     assert changed.status_code == 302
-    assert (float(profile.temperature_max), profile.active) == (10, False)
+    assert (profile.temperature_max, profile.active) == (10, False)
 
 
 def test_a_clerk_sees_limits_but_no_form_to_add_them(w: f.World, warehouse_clerk: User) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from medtrace.audit.models import AuditEntry
 from medtrace.conditions import services
-from medtrace.conditions.models import ConditionRecord, Excursion, ExcursionTarget
+from medtrace.conditions.models import ConditionRecord, ExcursionTarget
 from medtrace.errors import PermissionDenied, ValidationFailed
 from medtrace.ledger.models import Event
 from medtrace.quality.models import Hold, Nonconformance
@@ -133,15 +133,11 @@ def test_a_reading_above_the_limit_raises_a_nonconformance_and_holds_the_units(
     assert sorted(ExcursionTarget.objects.values_list("epc", flat=True)) == sorted(units)
 
 
-def test_humidity_below_the_minimum_is_an_excursion_too(
-    w: f.World, warehouse_clerk: Any
-) -> None:
+def test_humidity_below_the_minimum_is_an_excursion_too(w: f.World, warehouse_clerk: Any) -> None:
     units = cf.commission(w, "D1")
     cf.profile(w.device, "production", humidity_min=45, humidity_max=65)
 
-    done = _record(
-        w, warehouse_clerk, units, cf.reading(T1, "humidity", 38.5), phase="production"
-    )
+    done = _record(w, warehouse_clerk, units, cf.reading(T1, "humidity", 38.5), phase="production")
 
     [excursion] = done.excursions
     assert (excursion.measurement, excursion.bound, float(excursion.value)) == (
@@ -188,9 +184,7 @@ def test_a_case_is_evaluated_by_its_units_and_only_the_product_whose_limit_broke
     assert sorted(nc.items.values_list("target", flat=True)) == sorted(pumps)
 
 
-def test_a_lot_is_evaluated_against_its_products_limits(
-    w: f.World, warehouse_clerk: Any
-) -> None:
+def test_a_lot_is_evaluated_against_its_products_limits(w: f.World, warehouse_clerk: Any) -> None:
     lot = cf.lot(w, "L2603")
     cf.profile(w.device, "storage", humidity_max=80)
 
@@ -230,8 +224,9 @@ def test_every_problem_of_the_input_is_listed_and_nothing_is_stored(
         "readings[1].value", "targets",
     ]  # fmt: skip
     messages = {d["field"]: d["message"] for d in refused.value.details}
-    assert "'shipping' is not a phase; expected one of production, storage, transport" in (
-        messages["phase"]
+    assert (
+        "'shipping' is not a phase; expected one of production, storage, transport"
+        in (messages["phase"])
     )
     assert messages["readings[1].value"] == (
         "140 %RH is not a relative humidity (expected 0 to 100)"

@@ -83,5 +83,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{done.record.number}: {done.record.reading_count} readings, event "
                 f"{done.event.event_id}"
-                + (f", nonconformances {', '.join(done.nonconformances)}" if done.nonconformances else "")
+                + (
+                    f", nonconformances {', '.join(done.nonconformances)}"
+                    if done.nonconformances
+                    else ""
+                )
             )
