@@ -16,7 +16,12 @@ from .models import AuditEntry
 from .signatures import SignatureView, signatures_for
 
 # Apps whose records have a history page; others (sessions, axes, …) are infrastructure.
-RECORD_APPS = frozenset({"masterdata", "accounts", "ledger", "audit", "alerts", "service", "trace"})
+RECORD_APPS = frozenset(
+    {
+        "masterdata", "accounts", "ledger", "audit", "alerts", "service", "trace", "lifecycle",
+        "procurement", "production", "quality", "warehouse", "distribution", "conditions",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
