@@ -275,11 +275,10 @@ def installation_remove(
     with transaction.atomic():
         locked = InstalledUnit.objects.select_for_update().get(pk=installation.pk)
         if locked.status != InstallStatus.IN_USE:
+            ended = f", {locked.ended_at:%Y-%m-%d}" if locked.ended_at else ""
             raise Conflict(
-                f"installation: {locked.number} already ended ({locked.get_status_display()}, "
-                f"{locked.ended_at:%Y-%m-%d})"
-                if locked.ended_at
-                else "installation ended",
+                f"installation: {locked.number} already ended ({locked.get_status_display()}"
+                f"{ended}); only an installation in use can be ended",
                 field="installation",
             )
         if when < locked.installed_at:

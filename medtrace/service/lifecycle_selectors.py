@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from medtrace.accounts.models import User
 from medtrace.errors import NotFound, PermissionDenied
+from medtrace.ledger.models import EdgeKind, GenealogyEdge
 
 from . import common
 from .common import (
@@ -282,6 +283,19 @@ def maintenance_due(
             out.append(Due(installation, plan, visit, due_on, today))
     out.sort(key=lambda d: (d.due_on, d.installation.serial, d.plan.number))
     return out
+
+
+# Genealogy ---------------------------------------------------------------------------------
+
+
+def fitted_in(parts: list[str]) -> dict[str, str]:
+    """Where each of ``parts`` is fitted now: ``{part: parent}`` from the open association
+    edges of the genealogy (one query)."""
+    return dict(
+        GenealogyEdge.objects.filter(
+            child__in=parts, kind=EdgeKind.ASSOCIATED, valid_to__isnull=True
+        ).values_list("child", "parent")
+    )
 
 
 # Tickets -----------------------------------------------------------------------------------

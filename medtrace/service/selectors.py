@@ -111,6 +111,7 @@ def masked(record: ImplantRecord) -> dict[str, Any]:
 from .lifecycle_selectors import (  # noqa: E402, F401
     Due,
     duration_text,
+    fitted_in,
     installation_get,
     installation_list,
     maintenance_due,

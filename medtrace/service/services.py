@@ -390,7 +390,6 @@ from .maintenance import (  # noqa: E402, F401
 )
 from .scrap import scrap_create  # noqa: E402, F401
 from .tickets import (  # noqa: E402, F401
-    fitted_in,
     ticket_close,
     ticket_diagnose,
     ticket_open,

@@ -35,7 +35,7 @@ from medtrace.accounts.models import User
 from medtrace.accounts.scoping import party_identifiers
 from medtrace.audit import services as audit
 from medtrace.errors import Conflict, NotFound, SequenceViolation
-from medtrace.ledger.models import EdgeKind, GenealogyEdge, UnitState
+from medtrace.ledger.models import UnitState
 from medtrace.lifecycle import events as ev
 from medtrace.lifecycle import rules
 from medtrace.lifecycle.services import next_number
@@ -44,6 +44,7 @@ from medtrace.quality.models import HoldKind
 
 from . import common
 from .common import PERM_TICKET, PERM_TICKET_CHANGE, invalid
+from .lifecycle_selectors import fitted_in
 from .models_lifecycle import (
     InstalledUnit,
     InstallStatus,
@@ -248,16 +249,6 @@ def ticket_diagnose(
         )
         _unit_event(locked, disposition="in_progress", at=when, user=user)
     return locked
-
-
-def fitted_in(parts: list[str]) -> dict[str, str]:
-    """Where each of ``parts`` is fitted now: ``{part: parent}`` from the open association
-    edges of the genealogy (one query)."""
-    return dict(
-        GenealogyEdge.objects.filter(
-            child__in=parts, kind=EdgeKind.ASSOCIATED, valid_to__isnull=True
-        ).values_list("child", "parent")
-    )
 
 
 def _refuse_part(state: UnitState | None, epc: str, code: str, message: str) -> SequenceViolation:

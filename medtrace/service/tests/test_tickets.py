@@ -139,7 +139,7 @@ def test_a_part_swap_keeps_the_genealogy_true(s: Scene, engineer: Any) -> None:
     assert reached(new) == {unit: True}
     assert UnitState.objects.get(epc=new).installed_in == unit
     assert UnitState.objects.get(epc=old).installed_in is None
-    assert services.fitted_in([old, new]) == {new: unit}
+    assert selectors.fitted_in([old, new]) == {new: unit}
 
 
 def test_the_removed_part_must_be_in_the_unit_now(s: Scene, engineer: Any) -> None:
