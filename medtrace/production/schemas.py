@@ -68,6 +68,25 @@ class WorkOrderOut(Schema):
     cancel_reason: str
     progress: ProgressOut | None = None
 
+    # The list endpoint hands model instances to the schema, the others ready dicts.
+    @staticmethod
+    def resolve_product(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return obj["product"]
+        return {"id": obj.product_id, "label": str(obj.product)}
+
+    @staticmethod
+    def resolve_bom(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return obj["bom"]
+        return {"id": obj.bom_id, "label": obj.bom.version}
+
+    @staticmethod
+    def resolve_line(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return obj["line"]
+        return {"id": obj.line_id, "label": f"{obj.line.code} {obj.line.name}"}
+
 
 class CommissionIn(StrictIn):
     count: int | None = Field(None, description="Allocate and commission this many new serials")

@@ -25,7 +25,6 @@ from medtrace.accounts.scoping import is_partner
 from medtrace.audit.signatures import signatures_for
 from medtrace.errors import NotFound, PermissionDenied, ValidationFailed
 from medtrace.ledger.models import EventEpc, UnitState
-from medtrace.lib import udi
 from medtrace.lifecycle import events as ev
 from medtrace.lifecycle.rules import SCRAPPED_DISPOSITIONS, SCRAPPED_STEPS
 from medtrace.masterdata.models import BomLine, ProductIdentifier, TrackingMode
@@ -536,7 +535,7 @@ def _commissionings(wo: WorkOrder, unit: str | None = None) -> list[dict[str, An
 def work_order_dhr(*, work_order: WorkOrder, user: User | None) -> dict[str, Any]:
     """The device history record of a work order (batch DHR)."""
     require_read(user, PERM_DHR)
-    wo = work_order
+    wo = WorkOrder.objects.select_related("product", "bom", "line").get(pk=work_order.pk)
     lot_class = ev.lot_class(wo.product, wo.lot) if wo.lot else None
     units = unit_rows(wo)
     targets = [u["epc"] for u in units] + ([lot_class] if lot_class else [])
@@ -560,10 +559,32 @@ def work_order_dhr(*, work_order: WorkOrder, user: User | None) -> dict[str, Any
     }
 
 
+def _lot_order(text: str) -> tuple[WorkOrder, str] | None:
+    """The work order whose lot ``text`` names ((01)+(10), or the lot class URN), if any.
+
+    Read from master data, not the ledger: a serial-tracked order's lot is in the ILMD of its
+    units, never a quantity the ledger indexes."""
+    from medtrace.masterdata.selectors import resolve_udi
+
+    try:
+        identity, product = resolve_udi(text)
+    except ValidationFailed:
+        return None
+    lot = identity.lot or (identity.hibc.lot if identity.hibc else None)
+    serial = identity.serial or (identity.hibc.serial if identity.hibc else None)
+    if not lot or serial or product is None:
+        return None
+    wo = WorkOrder.objects.filter(product=product, lot=lot).first()
+    return (wo, ev.lot_class(product, lot)) if wo is not None else None
+
+
 def _order_of_unit(text: str, user: User | None) -> tuple[WorkOrder, str, dict[str, Any] | None]:
     """The work order that made the unit (or lot) ``text`` names, with its EPC and state."""
     from medtrace.trace.selectors import resolve_target
 
+    by_lot = _lot_order(text)
+    if by_lot is not None:
+        return by_lot[0], by_lot[1], None
     target = resolve_target(text, user=user, allow_class=True)
     state = target.state
     wo: WorkOrder | None = None
@@ -576,13 +597,6 @@ def _order_of_unit(text: str, user: User | None) -> tuple[WorkOrder, str, dict[s
             .first()
         )
         wo = found.work_order if found is not None else None
-    elif target.epc.startswith(("urn:epc:class:lgtin:", "urn:medtrace:hibc-lot:")):
-        identity = udi.parse(target.epc)
-        lot = identity.lot or (identity.hibc.lot if identity.hibc else None)
-        for candidate in WorkOrder.objects.filter(lot=lot or "-").exclude(lot=""):
-            if ev.lot_class(candidate.product, candidate.lot) == target.epc:
-                wo = candidate
-                break
     if wo is None:
         raise NotFound(
             _("%(id)s was not made by one of our work orders: it has no device history record")

@@ -68,6 +68,15 @@ def get_order(user: User, pk: int, perm: str = selectors.PERM_VIEW) -> WorkOrder
     return selectors.work_order_get(user=user, pk=pk, perm=perm)
 
 
+def need(user: User, perm: str) -> None:
+    """A work page (a form that writes) is shown only to who may use it."""
+    if not user.has_perm(perm):
+        raise PermissionDenied(
+            _("This page needs the permission %(perm)s") % {"perm": perm},
+            details={"required": perm},
+        )
+
+
 # List and create --------------------------------------------------------------------------------
 
 
@@ -116,6 +125,7 @@ def _int_or_none(value: str) -> int | str | None:
 @staff_page
 @require_http_methods(["GET", "POST"])
 def order_new(request: HttpRequest, user: User) -> HttpResponse:
+    need(user, services_orders.PERM_ADD)
     errors: dict[str, str] = {}
     post = request.POST
     if request.method == "POST":
@@ -217,6 +227,7 @@ def order_action(request: HttpRequest, user: User, pk: int, action: str) -> Http
             raise
         errors = errors_of(exc)
         errors.setdefault(action, exc.message)
+        errors["alert"] = exc.message
         return _detail(request, user, get_order(user, pk), errors=errors, status=exc.status)
     messages.success(request, done % {"number": order.number})
     return redirect("production:order_detail", pk=order.pk)
@@ -279,6 +290,7 @@ def process_record(request: HttpRequest, user: User, pk: int) -> HttpResponse:
 @staff_page
 @require_http_methods(["GET", "POST"])
 def commission(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    need(user, services_orders.PERM_CHANGE)
     order = get_order(user, pk)
     errors: dict[str, str] = {}
     post = request.POST
@@ -360,6 +372,7 @@ def dhr_pdf_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
 @staff_page
 @require_GET
 def unit_dhr(request: HttpRequest, user: User) -> HttpResponse:
+    need(user, selectors.PERM_DHR)
     text = request.GET.get("id", "").strip()
     context: dict[str, Any] = {"id": text, "active": "unit_dhr"}
     status = 200

@@ -25,7 +25,8 @@ from medtrace.masterdata.models import TrackingMode
 
 from . import services_assembly as assembly
 from .models import WorkOrder
-from .views import errors_of, get_order, staff_page
+from .services_orders import PERM_CHANGE
+from .views import errors_of, get_order, need, staff_page
 
 
 def _pending(request: HttpRequest) -> list[dict[str, Any]]:
@@ -61,6 +62,7 @@ def _lot_units(text: str) -> int | None:
 @staff_page
 @require_http_methods(["GET", "POST"])
 def assemble(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    need(user, PERM_CHANGE)
     order = get_order(user, pk)
     lot_order = order.product.tracking == TrackingMode.LOT
     post = request.POST
