@@ -237,7 +237,13 @@ def sales_order_create(*, data: Mapping[str, Any], user: User | None) -> SalesOr
 
 
 def locked_order(order: SalesOrder) -> SalesOrder:
-    return SalesOrder.objects.select_for_update().select_related("customer").get(pk=order.pk)
+    # of=self: lock the order row only, not the customer's Party row it joins (that would make
+    # every station shipping to one customer wait for the others).
+    return (
+        SalesOrder.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=order.pk)
+    )
 
 
 def sales_order_confirm(*, order: SalesOrder, user: User | None) -> SalesOrder:
