@@ -51,6 +51,10 @@ def test_an_order_is_created_and_confirmed_from_the_page(d: Dist) -> None:
     assert response.status_code == 302
     order.refresh_from_db()
     assert order.status == "confirmed"
+    detail = client.get(f"/distribution/orders/{order.pk}/")
+    assert detail.status_code == 200 and "PO-UI-1" in detail.content.decode()
+    history = client.get(f"/records/distribution.salesorder/{order.pk}/")
+    assert history.status_code == 200 and order.number in history.content.decode()
     bad = client.post("/distribution/orders/new/", {**form, "quantity_0": "0"})
     assert bad.status_code == 422 and "at least 1" in bad.content.decode()
 
