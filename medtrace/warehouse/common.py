@@ -149,8 +149,9 @@ def resolve_scans(
                 if epc in registered
                 else _("the ledger has no record of it")
             )
+            named = text if text == epc else f"{text} ({epc})"
             raise ValidationFailed(
-                f"{field}[{index}]: {label_of(epc)} ({epc}): {what}",
+                f"{field}[{index}]: {named}: {what}",
                 field=field,
                 details={"epc": epc},
             )

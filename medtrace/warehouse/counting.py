@@ -69,7 +69,11 @@ def stock_count_create(
 
 
 def _open(count: StockCount) -> StockCount:
-    locked = StockCount.objects.select_for_update().select_related("location").get(pk=count.pk)
+    locked = (
+        StockCount.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .get(pk=count.pk)
+    )
     if locked.status != StockCountStatus.OPEN:
         raise Conflict(
             _("Stock count %(number)s is already reconciled; start a new count")

@@ -114,7 +114,7 @@ def pick_list_create(
 
 def _lock(pick_list: PickList) -> PickList:
     return (
-        PickList.objects.select_for_update()
+        PickList.objects.select_for_update(of=("self",))
         .select_related("product", "location")
         .get(pk=pick_list.pk)
     )

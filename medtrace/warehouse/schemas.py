@@ -34,7 +34,7 @@ class ProductRef(Schema):
 
 class MoveIn(StrictIn):
     scans: list[str] = Field(description=SCANS)
-    to_location: str = Field(description=LOCATION)
+    to_location: int | str = Field(description=LOCATION)
     note: str = ""
 
 
@@ -64,14 +64,14 @@ class MoveOut(Schema):
 class ContainerIn(StrictIn):
     level: Literal["case", "pallet"] = "case"
     children: list[str] = Field(default_factory=list, description=SCANS)
-    location: str | None = Field(None, description="The packing location; " + LOCATION)
+    location: int | str | None = Field(None, description="The packing location; " + LOCATION)
     close: bool = Field(False, description="Close the case with this packing")
     extension_digit: str = Field("0", description="SSCC extension digit (0-9)")
 
 
 class PackIn(StrictIn):
     children: list[str] = Field(description=SCANS)
-    location: str | None = Field(None, description="The packing location; " + LOCATION)
+    location: int | str | None = Field(None, description="The packing location; " + LOCATION)
     close: bool = False
 
 
@@ -143,7 +143,7 @@ class StockOut(Schema):
 class PickListIn(StrictIn):
     product_id: int
     quantity: int = Field(description="Units to pick (1-100,000)")
-    location: str | None = Field(None, description="Pick only from here; " + LOCATION)
+    location: int | str | None = Field(None, description="Pick only from here; " + LOCATION)
     sales_order_ref: str = Field("", description="The sales order it serves (free text)")
     note: str = ""
 
@@ -212,7 +212,7 @@ class PickListSummaryOut(Schema):
 
 
 class StockCountIn(StrictIn):
-    location: str = Field(description=LOCATION)
+    location: int | str = Field(description=LOCATION)
     note: str = ""
 
 
