@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from medtrace.accounts.models import User
 from medtrace.ledger.models import EdgeKind, Event, EventQuantity, GenealogyEdge, UnitState
+from medtrace.lifecycle import events as ev
 from medtrace.lifecycle import rules
 from medtrace.masterdata.models import Location, Product
 
@@ -217,10 +218,7 @@ def _pump_story(pump: Product, log: Callable[[str], None]) -> None:
 
 
 def _sterile_story(product: Product, log: Callable[[str], None]) -> None:
-    gtin = product.identifiers.filter(packaging_level="unit").values_list("di", flat=True).first()
-    if not gtin:
-        return
-    prefix = f"urn:epc:class:lgtin:{gtin[1:8]}."
+    prefix = ev.lot_class(product, "X")[:-1]  # the product's lots: urn:epc:class:lgtin:<c>.<i>.
     lot = (
         EventQuantity.objects.filter(epc_class__startswith=prefix)
         .order_by("event_time")
