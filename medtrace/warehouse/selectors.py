@@ -130,6 +130,13 @@ def fefo_candidates(
         .exclude(epc__in=Pick.objects.filter(active=True).values("epc"))
         .order_by(F("expiry").asc(nulls_last=True), "first_event_time", "epc")
     )
+    # A hold on a case or pallet holds what is in it: picking it means scanning the case,
+    # which the state machine refuses (``common.check_step``), so its units are not proposed.
+    open_targets = Hold.objects.filter(lifted_at__isnull=True).values("target")
+    held_boxes = UnitState.objects.filter(
+        Q(epc__in=open_targets) | Q(container__in=open_targets), epc__startswith="urn:epc:id:sscc:"
+    ).values("epc")
+    qs = qs.exclude(container__in=held_boxes)
     skip = list(dict.fromkeys(exclude))
     if skip:
         qs = qs.exclude(epc__in=skip)

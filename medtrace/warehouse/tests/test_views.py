@@ -123,7 +123,8 @@ def test_the_pick_page_shows_fefo_blocks_in_red_and_takes_an_override(
     blocked = browser.post(url, {"scan": "HELD"})
     assert blocked.status_code == 422
     (message,) = errors(blocked.content.decode())
-    assert message.startswith("Cannot pick HELD: it on QC hold HOLD-") and "dented" in message
+    assert message.startswith("Cannot pick HELD: it ") and "on QC hold HOLD-" in message
+    assert "dented" in message
 
     later = browser.post(url, {"scan": "LATE"})
     assert later.status_code == 409
