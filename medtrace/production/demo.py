@@ -103,7 +103,8 @@ def _supplies(elec: Party, poly: Party, incoming: Location, at: datetime) -> Non
 
     buyer, qc = _user("procurement"), _user("qc")
     today = timezone.localdate()
-    deliveries = [
+    Line = tuple[str, int, str, int | None]  # part number, quantity, lot, shelf life in days
+    deliveries: list[tuple[Party, list[Line], str]] = [
         (
             elec,
             [("M-MCU-32", 100, "MCU2610-03", None), ("M-CAP-100N", 3000, "CAP2610-11", None)],
@@ -429,9 +430,7 @@ def load_demo(log: Callable[[str], None] = print) -> None:
         log("production demo: no motors received yet; load the procurement demo first")
         return
     released = {
-        p.model
-        for p in products.values()
-        if p.boms.filter(status=BomStatus.RELEASED).exists()  # type: ignore[attr-defined]
+        p.model for p in products.values() if p.boms.filter(status=BomStatus.RELEASED).exists()
     }
     if released != {"IP-300", "IS-20", "FS-12"}:
         log("production demo: the products' BOMs are not released; load master data first")

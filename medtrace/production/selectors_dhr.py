@@ -134,8 +134,8 @@ def unit_rows(wo: WorkOrder) -> list[dict[str, Any]]:
     if wo.product.tracking != TrackingMode.SERIAL:
         return []
     epcs = unit_epcs_query(wo).values("epc")
-    states = {
-        row["epc"]: row
+    states: dict[str, dict[str, Any]] = {
+        row["epc"]: dict(row)
         for row in UnitState.objects.filter(epc__in=epcs).values(
             "epc", "serial", "disposition", "biz_step", "first_event_time", "installed_in"
         )
@@ -154,7 +154,7 @@ def unit_rows(wo: WorkOrder) -> list[dict[str, Any]]:
     gaps = {g["unit"] for g in genealogy_gaps(wo)}
     out = []
     for epc in work_order_units(wo):
-        state = states.get(epc, {})
+        state: dict[str, Any] = states.get(epc, {})
         out.append(
             {
                 "epc": epc,
@@ -268,7 +268,7 @@ def assembly_checklist(wo: WorkOrder, unit: str, units: int = 1) -> list[dict[st
         .order_by("id")
         .values("material_id", "identifier", "quantity", "tracking")
     ):
-        by_material[row["material_id"]].append(row)
+        by_material[row["material_id"]].append(dict(row))
     out = []
     for line in BomLine.objects.filter(bom=wo.bom).select_related("material").order_by("id"):
         items = by_material.get(line.material_id, [])

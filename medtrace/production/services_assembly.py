@@ -277,6 +277,8 @@ def _scans(components: Sequence[Any]) -> list[ComponentScan]:
     out = []
     for index, item in enumerate(components):
         name = f"components[{index}]"
+        scan: Any
+        qty: Any
         if isinstance(item, ComponentScan):
             scan, qty = item.scan, item.quantity
         elif isinstance(item, str):

@@ -45,9 +45,7 @@ def test_the_production_demo_loads_once() -> None:
     assert UnitState.objects.get(epc=board.epc).installed_in == first
     assert board.source_work_order is not None
     assert board.source_work_order.status == WorkOrderStatus.CLOSED
-    assert "SPM2611-0007" not in set(
-        UnitComponent.objects.values_list("identifier", flat=True)
-    )
+    assert "SPM2611-0007" not in set(UnitComponent.objects.values_list("identifier", flat=True))
     sets = dhr.unit_dhr(id="(01)06901234300017(10)IS2611-01", user=None)
     assert sets["kind"] == "lot" and len(sets["components"]) == 3
     load_demo(lines.append)  # idempotent
