@@ -98,7 +98,7 @@ class EpcResolver:
             gtin = self._sgtin_gtin.get(head)
             if gtin is not None:
                 try:
-                    serial = unescape_component(last, what="serial")
+                    serial = unescape_component(last, what="serial") if "%" in last else last
                     validate_element("21", serial)
                 except udi.UdiError:
                     facts = EpcFacts()

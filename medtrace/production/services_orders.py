@@ -30,6 +30,7 @@ from medtrace.audit.signatures import signature_apply, signature_precheck
 from medtrace.errors import Conflict, PermissionDenied, ValidationFailed
 from medtrace.ledger.models import Event
 from medtrace.lib import udi
+from medtrace.lib.udi.epc import escape_component
 from medtrace.lib.udi.gs1 import validate_element
 from medtrace.lifecycle import events as ev
 from medtrace.lifecycle import rules
@@ -597,7 +598,14 @@ def unit_epc_maker(product: Product) -> Callable[[str], str]:
     if product.issuing_agency == IssuingAgency.HIBCC:
         return lambda serial: udi.hibc_urn(di, serial)
     gcp = product.gcp_length
-    return lambda serial: udi.sgtin_urn(di, serial, gcp)
+    # The company.item part once (it checks the GTIN); per serial only the serial is checked.
+    head = udi.sgtin_urn(di, "0", gcp)[:-1]
+
+    def to_epc(serial: str) -> str:
+        validate_element("21", serial)
+        return head + escape_component(serial)
+
+    return to_epc
 
 
 def ilmd_of(wo: WorkOrder) -> dict[str, str] | None:
