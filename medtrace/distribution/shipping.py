@@ -105,15 +105,10 @@ def lock_units(epcs: Sequence[str]) -> None:
         )
 
 
-def _check_ship(epcs: list[str], containers: set[str], field: str) -> None:
-    """rules.SHIP over every object; a case or pallet (SSCC) needs no QC release of its own, its
-    contents do (they are checked one by one)."""
-    refused = []
-    for refusal in rules.refusals(rules.Step.SHIP, epcs):
-        if refusal.epc in containers:
-            refusal.reasons = [r for r in refusal.reasons if r["code"] != "not_released"]
-        if refusal.reasons:
-            refused.append(refusal)
+def _check_ship(epcs: list[str], field: str) -> None:
+    """rules.SHIP over every object (a case or pallet needs no QC release of its own, its
+    contents do: they are checked one by one)."""
+    refused = rules.refusals(rules.Step.SHIP, epcs)
     if not refused:
         return
     first = refused[0]
@@ -254,7 +249,7 @@ def _plan(order: SalesOrder, scanned: list[str], field: str, *, lock: bool) -> S
     everything, containers = expand(scanned)
     if lock:
         lock_units(everything)
-    _check_ship(everything, containers, field)
+    _check_ship(everything, field)
     states = {s.epc: s for s in UnitState.objects.filter(epc__in=everything)}
     _packed_elsewhere(everything, states, field)
     units = [e for e in everything if e not in containers]

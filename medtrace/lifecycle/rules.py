@@ -51,6 +51,7 @@ class Step(StrEnum):
     SCRAP = "scrap"
 
 
+CONTAINER_SCHEMES = ("urn:epc:id:sscc:",)
 SCRAPPED_DISPOSITIONS = frozenset({"destroyed", "disposed"})
 SCRAPPED_STEPS = frozenset({"decommissioning", "destroying"})
 HOLD_CODES = {
@@ -264,7 +265,9 @@ def _reasons(
         r.extend(_hold_reasons(unit))
         if unit.expired(today):
             no("expired", f"expired on {s.expiry.isoformat() if s.expiry else '?'}")
-        if not unit.released:
+        # A case or pallet (SSCC) needs no QC release of its own: its contents do, and a
+        # shipment checks them one by one.
+        if not unit.released and not unit.epc.startswith(CONTAINER_SCHEMES):
             no("not_released", "is not released by QC; release it before it ships")
         holder = s.possessing_party
         if our_ids and holder and holder not in our_ids:

@@ -154,6 +154,10 @@ def test_receiving_units_shipped_inside_a_case(w: f.World, qa_manager: Any) -> N
         [ev.aggregation_event(action="ADD", parent=case, children=epcs, biz_step="packing")],
         user=None,
     )
+    # The case needs no release of its own; its unreleased contents do.
+    assert {d["epc"] for d in refused(Step.SHIP, [case, *epcs]).details} == set(epcs)
+    quality.release_create(targets=epcs, user=qa_manager, password="pw-qa_manager")
+    rules.check(Step.SHIP, [case, *epcs])
     ship(w, [case], w.hospital)
     rules.check(Step.RECEIVE, [*epcs, case], party_ids=party_identifiers(w.hospital))
 
