@@ -310,9 +310,12 @@ def serials_allocate(
     _require(user, PERM_ALLOCATE, _("You need the permission %(perm)s to allocate serials"))
     count = _check_count(count)
     _require_serial_tracking(product)
+    work_order_ref = (work_order_ref or "").strip()
+    if work_order is None and work_order_ref:
+        # A reference naming one of our work orders of this product links it too.
+        work_order = WorkOrder.objects.filter(number=work_order_ref, product=product).first()
     if work_order is not None:
         work_order_ref = work_order.number
-    work_order_ref = (work_order_ref or "").strip()
     if len(work_order_ref) > WORK_ORDER_REF_MAX:
         raise ValidationFailed(
             _("work_order_ref: at most %(n)d characters") % {"n": WORK_ORDER_REF_MAX},

@@ -39,7 +39,7 @@ from medtrace.accounts.models import User
 from medtrace.audit import services as audit
 from medtrace.audit.models import AuditAction
 from medtrace.errors import MedtraceError, ValidationFailed
-from medtrace.ledger.models import Event
+from medtrace.ledger.models import Event, UnitState
 from medtrace.lifecycle import events as ev
 from medtrace.lifecycle import rules
 from medtrace.masterdata.models import BomLine, Material, Product, TrackingMode
@@ -424,8 +424,17 @@ def _quantities(
         )
 
 
-def _check_states(unit: UnitRef, resolved: list[Resolved]) -> None:
+def _check_states(unit: UnitRef, resolved: list[Resolved], *, lock: bool = False) -> None:
     serial_epcs = [r.ref.epc for r in resolved if r.ref.is_serial]
+    if lock and serial_epcs:
+        # Two stations (of different orders) scanning the same board at once: the second waits
+        # here for the first to commit, then the rule below sees the board fitted already.
+        list(
+            UnitState.objects.select_for_update()
+            .filter(epc__in=sorted(serial_epcs))
+            .order_by("epc")
+            .values_list("epc", flat=True)
+        )
     for item in resolved:
         if item.ref.epc == unit.epc:
             raise _invalid(
@@ -485,7 +494,7 @@ def work_order_assemble(
     with transaction.atomic():
         # The order's row serialises stations working on it, so the per-unit totals are exact.
         wo = locked(work_order)
-        target, resolved = _prepare(wo, unit, quantity, scans)
+        target, resolved = _prepare(wo, unit, quantity, scans, lock=True)
         lot_order = wo.product.tracking == TrackingMode.LOT
         events = _events(wo, target, resolved, when)
         stored = ev.emit([e for _kind, e in events], user=user)
@@ -549,7 +558,12 @@ def work_order_assemble(
 
 
 def _prepare(
-    wo: WorkOrder, unit: str | None, quantity: int | None, scans: list[ComponentScan]
+    wo: WorkOrder,
+    unit: str | None,
+    quantity: int | None,
+    scans: list[ComponentScan],
+    *,
+    lock: bool = False,
 ) -> tuple[UnitRef, list[Resolved]]:
     """Everything an assembly checks before it writes: the order's status, the unit, each
     component against the BOM and its quantity, and the components' states."""
@@ -574,7 +588,7 @@ def _prepare(
     if errors:
         raise ValidationFailed(errors[0]["message"], field=errors[0]["field"], details=errors)
     _quantities(wo, target, resolved, _recorded(wo, target.epc))
-    _check_states(target, resolved)
+    _check_states(target, resolved, lock=lock)
     return target, resolved
 
 

@@ -81,3 +81,59 @@ def test_ten_thousand_serials_in_one_call_are_all_distinct_and_stored() -> None:
 
     assert len(set(serials)) == 10_000
     assert AllocatedSerial.objects.filter(product=product).count() == 10_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_stations_fitting_the_same_board_fit_it_once() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race is a PostgreSQL concern")
+    from medtrace.errors import SequenceViolation
+    from medtrace.production import services_assembly as assembly
+    from medtrace.production import services_orders as orders
+    from medtrace.production.models import UnitComponent
+
+    from .factories import prod_world, work_order
+
+    # given one board, and two work orders each with a pump waiting for it
+    x = prod_world()
+    board_order = work_order(x, x.w.board, quantity=1)
+    board = orders.work_order_commission(work_order=board_order, count=1, user=None).epcs[0]
+    pumps = []
+    for _ in range(2):
+        order = work_order(x, quantity=1)
+        pumps.append((order, orders.work_order_commission(work_order=order, count=1, user=None)))
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def station(order: object, unit: str) -> None:
+        try:
+            start.wait()
+            assembly.work_order_assemble(
+                work_order=order,  # type: ignore[arg-type]
+                unit=unit,
+                components=[board],
+                user=None,
+            )
+            result = "ok"
+        except SequenceViolation as exc:
+            result = exc.details[0]["reasons"][0]["code"]
+        except BaseException as exc:  # reported below, not lost in the thread
+            result = repr(exc)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    # when both stations scan it at the same moment
+    threads = [
+        threading.Thread(target=station, args=(order, done.epcs[0])) for order, done in pumps
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then it is fitted into one pump only, and the other station is told where it is
+    assert sorted(outcomes) == ["fitted", "ok"], outcomes  # "fitted": already fitted elsewhere
+    assert UnitComponent.objects.filter(epc=board).count() == 1

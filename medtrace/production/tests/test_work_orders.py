@@ -402,3 +402,17 @@ def test_commissioning_needs_the_production_permission(x: Prod) -> None:
     producer = _user("producer", "production")
     done = orders.work_order_commission(work_order=order, count=1, user=producer)
     assert done.commissioning.commissioned_by == producer
+
+
+def test_a_reference_naming_a_work_order_links_the_allocation(x: Prod) -> None:
+    from medtrace.production import services
+
+    order = work_order(x, quantity=5)
+
+    serials = services.serials_allocate(
+        product=x.w.device, count=2, user=None, work_order_ref=order.number
+    )
+    done = orders.work_order_commission(work_order=order, serials=list(serials), user=None)
+
+    assert AllocatedSerial.objects.filter(work_order=order).count() == 2
+    assert done.serials == list(serials)
