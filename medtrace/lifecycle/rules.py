@@ -207,9 +207,11 @@ def _hold_reasons(unit: Unit) -> list[dict[str, str]]:
     out = []
     for hold in unit.holds:
         code = HOLD_CODES.get(HoldKind(hold.kind), "held")
-        what = {"held": "on QC hold", "quarantined": "in quarantine", "recalled": "under recall"}[
-            code
-        ]
+        what = {
+            "held": "is on QC hold",
+            "quarantined": "is in quarantine",
+            "recalled": "is under recall",
+        }[code]
         out.append(
             {
                 "code": code,
