@@ -82,8 +82,8 @@ SPARE_BATTERY_SERIAL = "BS26000001"
 
 
 def _pumps(hospital: Party, limit: int) -> list[str]:
-    """Infusion pumps the hospital holds now (from the demo's event stream), not scrapped and
-    not installed in anything."""
+    """Infusion pumps the hospital holds now (from the demo's event stream), not scrapped, not
+    just put on hold (the conditions story's excursion) and not installed in anything."""
     from medtrace.accounts.scoping import party_identifiers
     from medtrace.ledger.models import UnitState
 
@@ -94,7 +94,7 @@ def _pumps(hospital: Party, limit: int) -> list[str]:
             installed_in__isnull=True,
         )
         .exclude(disposition__in=("destroyed", "disposed"))
-        .exclude(biz_step__in=("decommissioning", "destroying"))
+        .exclude(biz_step__in=("decommissioning", "destroying", "holding"))
         .order_by("epc")
         .values_list("epc", flat=True)[:limit]
     )
@@ -154,7 +154,7 @@ def load_lifecycle_demo(log: Callable[[str], None] = print) -> None:
     last = dict(UnitState.objects.filter(epc__in=units).values_list("epc", "last_event_time"))
 
     def after(epc: str, days: float) -> Any:
-        return max(now - timedelta(days=days), last[epc] + timedelta(hours=1))
+        return min(now, max(now - timedelta(days=days), last[epc] + timedelta(hours=1)))
 
     # Installation, 200 days ago (hospital A's equipment office records its first pump itself).
     placed: dict[str, Any] = {}

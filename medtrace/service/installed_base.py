@@ -192,7 +192,7 @@ def installation_create(
                 user=user,
                 reason=f"moved to {department.code} {department.name}",
             )
-        number = next_number("INS")
+        number = next_number("IB")
         (event,) = ev.emit(
             [
                 ev.object_event(

@@ -586,7 +586,7 @@ def stock_move(
         distinct = set(origins)
         from_location = by_sgln.get(distinct.pop() or "") if len(distinct) == 1 else None
         move = StockMove.objects.create(
-            number=next_number("MV"),
+            number=next_number("SM"),
             kind=kind,
             from_location=from_location,
             to_location=target,

@@ -286,4 +286,31 @@ def load_demo(*, units: int = 0, log: Callable[[str], None] = print) -> DemoSumm
         hospitals = [parties["hosp_a"], parties["hosp_b"], *extra.values()]
     # Each work order is captured in its own transaction, like a real production line would.
     _events(units or data.DEMO_PUMPS, [h.gs1_company_prefix for h in hospitals], summary, log)
+    _lifecycle(log)
     return summary
+
+
+def _lifecycle(log: Callable[[str], None]) -> None:
+    """The living factory (issue 5): each department's documents, made through its services,
+    so units stand in every phase. Order matters: material is received before it is built
+    into pumps, the final-inspection plan exists before pumps are released, and the warehouse
+    packs what is released and still at home. Each story is idempotent."""
+    from medtrace.conditions import demo as conditions
+    from medtrace.distribution import demo as distribution
+    from medtrace.procurement import demo as procurement
+    from medtrace.production import demo as production
+    from medtrace.quality import demo as quality
+    from medtrace.service import demo as service
+    from medtrace.warehouse import demo as warehouse
+
+    for name, story in (
+        ("procurement", procurement.load_demo),
+        ("quality", quality.load_demo),
+        ("production", production.load_demo),
+        ("distribution", distribution.load_demo),
+        ("conditions", conditions.load_demo),
+        ("service", service.load_lifecycle_demo),
+        ("warehouse", warehouse.load_demo),
+    ):
+        log(f"  … {name}")
+        story(log)

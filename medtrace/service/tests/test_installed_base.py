@@ -58,7 +58,7 @@ def test_installing_a_held_unit_records_the_event_at_the_department(
         unit=s.udi("P1"), department_id=s.icu.pk, user=engineer, note="bed 3"
     )
 
-    assert row.number.startswith("INS-")
+    assert row.number.startswith("IB-")
     assert (row.unit_epc, row.serial, row.hospital, row.department) == (
         epc,
         "P1",

@@ -40,7 +40,7 @@ def test_put_away_from_the_line_is_a_storing_event_at_the_bin_and_an_audited_doc
         note="from line 1",
     )
 
-    assert move.number.startswith("MV-") and move.kind == "put_away"
+    assert move.number.startswith("SM-") and move.kind == "put_away"
     assert move.from_location == s.line and move.to_location == s.a01
     assert [(i.epc, i.from_sgln, i.serial) for i in move.items.order_by("id")] == [
         (units[0], s.line.sgln, "P1"),
