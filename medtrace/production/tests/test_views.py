@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.test import Client
 
@@ -26,6 +27,7 @@ def _browser(role: str) -> Client:
     user = User.objects.create_user(username=f"web_{role}", password="pw", printed_name=role)
     user.groups.add(Group.objects.get(name=role))
     client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the messages below are the sources
     client.force_login(user)
     return client
 
