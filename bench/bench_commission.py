@@ -97,7 +97,8 @@ def _check(order: Any, count: int) -> None:
 def _timers() -> tuple[dict[str, float], Callable[[], None]]:
     """Wrap the main phases with timers (this process only); returns (totals, undo)."""
     from medtrace.audit import services as audit
-    from medtrace.ledger import projections, services as ledger
+    from medtrace.ledger import projections
+    from medtrace.ledger import services as ledger
     from medtrace.lifecycle import events, rules
     from medtrace.production import services, services_orders
 
