@@ -20,7 +20,7 @@ from medtrace.audit import services as audit
 from medtrace.audit.models import AuditAction, Signature
 from medtrace.errors import NotFound, ValidationFailed
 from medtrace.lib import udi
-from medtrace.lib.hashing import canonical_json, sha256_hex
+from medtrace.lib.hashing import canonical_json, jsonable, sha256_hex
 from medtrace.masterdata.models import Location, Product
 from medtrace.trace import selectors as trace
 
@@ -169,7 +169,7 @@ def certificate_content(*, id: str, user: User | None) -> dict[str, Any]:
     targets = [timeline["epc"], *{p["epc"] for p in parts}]
     issuer = own_party()
     holder = unit.get("holder") or {}
-    return {
+    content = {
         "format": FORMAT,
         "issuer": {"name": issuer.name, "gln": issuer.gln},
         "unit": {
@@ -195,6 +195,9 @@ def certificate_content(*, id: str, user: User | None) -> dict[str, Any]:
         "inspections": _inspections(targets),
         "releases": _releases(targets, unit.get("gtin"), unit.get("lot")),
     }
+    # Plain JSON (the quality selectors give datetimes): the content is stored in a JSONField
+    # and hashed, and verify() compares it with a rebuilt one.
+    return dict(jsonable(content))
 
 
 def certificate_issue(*, id: str, user: User | None) -> TraceCertificate:
