@@ -11,10 +11,10 @@ and one EPCIS ObjectEvent per receipt line::
     destinationList = us, bizTransactionList = po (PO number) + recadv (receipt number).
 
 Incoming inspection: per MaterialLot, accepted + rejected = received. The accepted part is an
-ObjectEvent OBSERVE bizStep ``accepting`` disposition ``conformant``, the rejected part bizStep
-``inspecting`` disposition ``non_conformant``, both with bizTransaction ``testres`` (the
-inspection number), ``po`` and ``recadv``. Rejected material can never be consumed
-(``services.material_consume``).
+ObjectEvent OBSERVE bizStep ``accepting`` disposition ``conformant`` (sourceList = supplier,
+destinationList = us: CBV's hand-over step), the rejected part bizStep ``inspecting`` disposition
+``non_conformant``, both with bizTransaction ``testres`` (the inspection number), ``po`` and
+``recadv``. Rejected material can never be consumed (``services.material_consume``).
 """
 
 from __future__ import annotations
@@ -509,7 +509,7 @@ def _inspect(
     now = at or timezone.now()
     receipts = {
         r.pk: r
-        for r in GoodsReceipt.objects.select_related("order", "location").filter(
+        for r in GoodsReceipt.objects.select_related("order", "location", "supplier").filter(
             lines__material_lots__in=[lot for lot, _a, _r in items]
         )
     }
@@ -554,8 +554,18 @@ def _inspect(
                 (lot, rejected, inspection.number)
             )
     events = []
+    us = own_party() if groups else None
     for (receipt_id, part), members in groups.items():
         receipt = receipts[receipt_id]
+        # CBV accepting: the step where the goods change possession and ownership; its source
+        # (the supplier) also makes it procurement on a timeline (trace.phases), as the
+        # receiving event is.
+        handover: dict[str, Any] = {}
+        if part == "accepted":
+            handover = {
+                "sources": ev.parties("source", owner=receipt.supplier, holder=receipt.supplier),
+                "destinations": ev.parties("destination", owner=us, holder=us),
+            }
         epcs = [lot.epc for lot, _q, _n in members if lot.tracking == TrackingMode.SERIAL]
         quantities = [
             ev.quantity(lot.epc, qty, lot.uom)
@@ -578,6 +588,7 @@ def _inspect(
                     ev.bt("po", receipt.order.number),
                     ev.bt("recadv", receipt.number),
                 ],
+                **handover,
             )
         )
     ev.emit(events, user=user)
