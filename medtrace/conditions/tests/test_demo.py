@@ -7,13 +7,15 @@ import pytest
 from medtrace.conditions.demo import load_demo
 from medtrace.conditions.models import ConditionProfile, ConditionRecord, Excursion
 from medtrace.masterdata.demo.load import load_demo as load_masterdata
+from medtrace.masterdata.demo.load import load_stories
 from medtrace.quality.models import Nonconformance
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_demo_tells_the_story_once() -> None:
-    load_masterdata(log=lambda _line: None)
+    load_masterdata(log=lambda _line: None, lifecycle=False)
+    load_stories(lambda _line: None, before="conditions")
     lines: list[str] = []
 
     load_demo(lines.append)
@@ -23,7 +25,7 @@ def test_the_demo_tells_the_story_once() -> None:
     records = ConditionRecord.objects.order_by("pk")
     assert [(r.source, r.phase) for r in records] == [
         ("station", "production"), ("import", "storage"), ("import", "transport"),
-        ("station", "storage"),
+        ("station", "storage"), ("station", "production"),  # the IS-20 lot's clean room
     ]  # fmt: skip
     [excursion] = Excursion.objects.all()
     assert (excursion.measurement, excursion.bound, float(excursion.value)) == (

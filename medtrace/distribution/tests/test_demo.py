@@ -19,8 +19,10 @@ pytestmark = pytest.mark.django_db
 
 def test_the_distribution_demo_loads_once() -> None:
     from medtrace.masterdata.demo.load import load_demo as load_masterdata
+    from medtrace.masterdata.demo.load import load_stories
 
-    load_masterdata(units=2, log=lambda _m: None)
+    load_masterdata(units=2, log=lambda _m: None, lifecycle=False)
+    load_stories(lambda _line: None, before="distribution")
     lines: list[str] = []
     load_demo(lines.append)
     assert sorted(SalesOrder.objects.values_list("status", flat=True)) == [

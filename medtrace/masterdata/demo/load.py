@@ -266,7 +266,9 @@ def _events(
             log(f"  … {summary.created['events']} events captured")
 
 
-def load_demo(*, units: int = 0, log: Callable[[str], None] = print) -> DemoSummary:
+def load_demo(
+    *, units: int = 0, log: Callable[[str], None] = print, lifecycle: bool = True
+) -> DemoSummary:
     summary = DemoSummary()
     with transaction.atomic():
         sync_roles()
@@ -286,15 +288,16 @@ def load_demo(*, units: int = 0, log: Callable[[str], None] = print) -> DemoSumm
         hospitals = [parties["hosp_a"], parties["hosp_b"], *extra.values()]
     # Each work order is captured in its own transaction, like a real production line would.
     _events(units or data.DEMO_PUMPS, [h.gs1_company_prefix for h in hospitals], summary, log)
-    _lifecycle(log)
+    if lifecycle:
+        load_stories(log)
     return summary
 
 
-def _lifecycle(log: Callable[[str], None]) -> None:
-    """The living factory (issue 5): each department's documents, made through its services,
-    so units stand in every phase. Order matters: material is received before it is built
-    into pumps, the final-inspection plan exists before pumps are released, and the warehouse
-    packs what is released and still at home. Each story is idempotent."""
+def stories() -> list[tuple[str, Callable[[Callable[[str], None]], None]]]:
+    """The living factory (issue 5): each department's story, made through its services, in
+    the order they depend on each other: material is received before it is built into pumps,
+    the final-inspection plan exists before pumps are released, readings are taken before the
+    pumps go into service, and the warehouse packs what is released and still at home."""
     from medtrace.conditions import demo as conditions
     from medtrace.distribution import demo as distribution
     from medtrace.procurement import demo as procurement
@@ -303,7 +306,7 @@ def _lifecycle(log: Callable[[str], None]) -> None:
     from medtrace.service import demo as service
     from medtrace.warehouse import demo as warehouse
 
-    for name, story in (
+    return [
         ("procurement", procurement.load_demo),
         ("quality", quality.load_demo),
         ("production", production.load_demo),
@@ -311,6 +314,17 @@ def _lifecycle(log: Callable[[str], None]) -> None:
         ("conditions", conditions.load_demo),
         ("service", service.load_lifecycle_demo),
         ("warehouse", warehouse.load_demo),
-    ):
+    ]
+
+
+def load_stories(log: Callable[[str], None] = print, *, before: str | None = None) -> None:
+    """Run the department stories in order (each is idempotent); ``before`` stops ahead of the
+    named one (a story's own test runs what it builds on, then itself)."""
+    names = [name for name, _story in stories()]
+    if before is not None and before not in names:
+        raise ValueError(f"unknown story {before!r}; expected one of {', '.join(names)}")
+    for name, story in stories():
+        if name == before:
+            return
         log(f"  … {name}")
         story(log)

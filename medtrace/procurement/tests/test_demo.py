@@ -14,8 +14,10 @@ pytestmark = pytest.mark.django_db
 
 def test_the_procurement_demo_loads_once() -> None:
     from medtrace.masterdata.demo.load import load_demo as load_masterdata
+    from medtrace.masterdata.demo.load import load_stories
 
-    load_masterdata(units=2, log=lambda _m: None)
+    load_masterdata(units=2, log=lambda _m: None, lifecycle=False)
+    load_stories(lambda _line: None, before="procurement")
     lines: list[str] = []
     load_demo(lines.append)
     assert dict(PurchaseOrder.objects.values_list("status", "supplier__name")) == {

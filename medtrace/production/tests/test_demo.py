@@ -14,11 +14,14 @@ pytestmark = pytest.mark.django_db
 
 def test_the_production_demo_loads_once() -> None:
     from medtrace.masterdata.demo.load import load_demo as load_masterdata
+    from medtrace.masterdata.demo.load import load_stories
 
     lines: list[str] = []
-    # The master-data demo runs every department's story, this one after procurement and
-    # quality (material received, the final-inspection plan in place).
-    load_masterdata(units=2, log=lines.append)
+    # This story runs after procurement and quality (material received, the final-inspection
+    # plan in place).
+    load_masterdata(units=2, log=lines.append, lifecycle=False)
+    load_stories(lines.append, before="production")
+    load_demo(lines.append)
 
     assert any(line.startswith("production demo: 5 work orders") for line in lines), lines
     statuses = dict(WorkOrder.objects.values_list("product__model", "status").order_by("id"))

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.django_db
 
 def test_the_service_demo_loads_once() -> None:
     from medtrace.masterdata.demo.load import load_demo as load_masterdata
+    from medtrace.masterdata.demo.load import load_stories
 
-    load_masterdata(units=20, log=lambda _m: None)
+    # Enough pumps that the conditions story's held case leaves four at the hospitals.
+    load_masterdata(units=40, log=lambda _m: None, lifecycle=False)
+    load_stories(lambda _line: None, before="service")
     lines: list[str] = []
     load_lifecycle_demo(lines.append)
 

@@ -19,7 +19,7 @@ from medtrace.warehouse.models import Container, PickList, StockCount, StockMove
 
 @pytest.mark.django_db
 def test_the_demo_packs_puts_away_into_a01_and_leaves_a_count_with_one_discrepancy() -> None:
-    load_masterdata(log=lambda _line: None)
+    load_masterdata(log=lambda _line: None, lifecycle=False)
     demo.load_demo(log=lambda _line: None)  # no released units yet: nothing happens
     assert not Container.objects.exists()
     line = Location.objects.get(code="SZ-L1")
