@@ -235,6 +235,7 @@ def _tell() -> Story:
         receipt_line=batteries[0].receipt_line, user=p["inspector"]
     )
     assert {lot.status for lot in MaterialLot.objects.all()} == {"accepted"}
+    docs["receipt_gr"] = receipt.number
 
     # 3. Production --------------------------------------------------------------------------
     # A work order on the released BOM; one pump commissioned (its serial from the rule),
@@ -437,6 +438,28 @@ SELF = "self"
 # reading, the shipment and the receipt come "via" the case, and BAT-0001's own "needs
 # replacement" event "via" the part (at the very instant it comes out).
 TIMELINE: list[tuple[str, str, str, str | None, str | None, str, str | None]] = [
+    # 2. procurement: the PCBA lot and BAT-0001 received from the supplier and accepted at
+    # incoming inspection, before they went into the pump (the unit's "origin")
+    ("procurement", "receiving", "ObjectEvent", "ADD", "in_progress", "pcba_origin", "receipt_gr"),
+    ("procurement", "receiving", "ObjectEvent", "ADD", "in_progress", "bat_origin", "receipt_gr"),
+    (
+        "procurement",
+        "accepting",
+        "ObjectEvent",
+        "OBSERVE",
+        "conformant",
+        "pcba_origin",
+        "receipt_gr",
+    ),
+    (
+        "procurement",
+        "accepting",
+        "ObjectEvent",
+        "OBSERVE",
+        "conformant",
+        "bat_origin",
+        "receipt_gr",
+    ),
     # 3. production: commissioned, then a PCBA of the lot and BAT-0001 go in
     ("production", "commissioning", "ObjectEvent", "ADD", "active", SELF, "work_order"),
     ("production", "assembling", "TransformationEvent", None, None, SELF, "work_order"),
@@ -467,15 +490,18 @@ PHASE_STEPS = [row[:2] for row in TIMELINE]
 
 
 def test_the_timeline_shows_every_step_in_order(story: Story) -> None:
-    from medtrace.trace.phases import PHASES, PROCUREMENT
+    from medtrace.trace.phases import PHASES
     from medtrace.trace.selectors import unit_timeline
 
     timeline = unit_timeline(id=story.udi, user=None)
     events = timeline["events"]
 
     assert [(e["phase"], e["bizStep"]) for e in events] == PHASE_STEPS
+    assert {e["phase"] for e in events} == set(PHASES)
     via = {SELF: SELF, "case": f"container:{story.case}",
-           "battery_1": f"component:{story.battery_1}"}  # fmt: skip
+           "battery_1": f"component:{story.battery_1}",
+           "pcba_origin": f"origin:{story.pcba_lot}",
+           "bat_origin": f"origin:{story.battery_1}"}  # fmt: skip
     assert [
         (e["phase"], e["bizStep"], e["eventType"], e["action"], e["disposition"], e["via"])
         for e in events
@@ -493,9 +519,8 @@ def test_the_timeline_shows_every_step_in_order(story: Story) -> None:
         "Temperature 22.5 °C",
         "Relative humidity 45 %",
     ]
-    # From production to end of life, every phase is on the pump's own timeline ...
-    assert {e["phase"] for e in events} == set(PHASES) - {PROCUREMENT}
-    # ... and procurement on its parts': the spare battery was received from the supplier and
+    # Every phase, from its material's receipt to its end of life, is on the pump's timeline,
+    # and procurement also on its parts' own: the spare battery was received from the supplier and
     # accepted at incoming inspection before the repair fitted it (the unit's DELETE of BAT-0001
     # shows because it happened at the instant BAT-0002 went in).
     spare = unit_timeline(id=story.battery_2, user=None)["events"]
@@ -512,25 +537,6 @@ def test_the_timeline_shows_every_step_in_order(story: Story) -> None:
     assert events[-1]["bizLocation"] == story.icu.sgln
     assert timeline["unit"]["disposition"] == "destroyed"
     assert timeline["unit"]["holder"]["name"] == story.hospital.name
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Open question for the lead: the unit timeline shows a part's events only while it is "
-        "fitted and no history of the supplier lots the unit was made from (trace/timeline.py; "
-        "by design, see trace/tests/test_timeline.py::test_component_events_count_while_"
-        "installed_and_the_host_carries_the_component), so the receipt and incoming inspection "
-        "of its material (procurement) are not on the pump's own timeline, while issue 5's "
-        "walk starts with 'a supplier lot received and inspected'."
-    ),
-)
-def test_the_timeline_starts_with_the_procurement_of_the_units_material(story: Story) -> None:
-    from medtrace.trace.selectors import unit_timeline
-
-    events = unit_timeline(id=story.unit, user=None)["events"]
-
-    assert events[0]["phase"] == "procurement"
 
 
 def test_backward_trace_after_the_swap(story: Story) -> None:

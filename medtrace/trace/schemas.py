@@ -124,8 +124,9 @@ class TimelineEvent(Schema):
     via: str = Field(
         description="self; container:<epc> (a case/pallet the unit was in, or the device it was "
         "installed in, only while inside); component:<epc> (a part installed into the unit, "
-        "only while installed); bizTransaction:<value> (a TransactionEvent of the same business "
-        "document)"
+        "only while installed); origin:<epc> (the receipt and incoming inspection of a supplier "
+        "lot or part the unit was made from, before it went in); bizTransaction:<value> (a "
+        "TransactionEvent of the same business document)"
     )
     retracted: bool = Field(description="An errorDeclaration says this event is wrong")
     errorDeclaration: ErrorDeclarationOut | None

@@ -6,8 +6,11 @@ it was inside (the aggregation edges above it, nested, each window cut to the ti
 really inside), of the device it was installed in while installed, of the components installed
 into it while they were installed (association edges below it, nested), and the
 TransactionEvents that share a bizTransaction with any of those (the ERP documents: PO,
-despatch advice, invoice...). Only TransactionEvents are linked through a bizTransaction: a work
-order or PO is shared by thousands of other units' events, which are not this unit's history.
+despatch advice, invoice...), and the receipt and incoming inspection of the supplier lots and
+parts it was made from (transformation inputs and fitted parts, up to the moment they went
+into it: the procurement phase of its life). Only TransactionEvents are linked through a
+bizTransaction: a work order or PO is shared by thousands of other units' events, which are not
+this unit's history.
 
 Each item also carries ``conditions``: its ``sensorElementList`` (temperature, humidity, any
 sensor data) summarised per measurement (``sensors.summarize``), read in the same statement.
@@ -42,7 +45,10 @@ SELF = "self"
 
 # Lower wins when one event reaches the unit along several paths; then the nearer container or
 # component (depth), then the identifier, so the answer is the same on every database.
-_PRIO_SELF, _PRIO_COMPONENT, _PRIO_CONTAINER, _PRIO_DOCUMENT = 0, 1, 2, 3
+_PRIO_SELF, _PRIO_COMPONENT, _PRIO_CONTAINER, _PRIO_ORIGIN, _PRIO_DOCUMENT = 0, 1, 2, 3, 4
+# What the supplier lots and parts a unit was made from bring to its life: their receipt and
+# incoming inspection, before they went into it (procurement, DESIGN §11 "timeline by phase").
+ORIGIN_STEPS = ("receiving", "accepting", "inspecting")
 
 
 def _walk_sql() -> str:
@@ -85,6 +91,10 @@ def _walk_sql() -> str:
     SELECT epc, 'container:' || epc, {_PRIO_CONTAINER}, depth, vfrom, vto FROM up
     UNION ALL
     SELECT epc, 'component:' || epc, {_PRIO_COMPONENT}, depth, vfrom, vto FROM down
+    UNION ALL
+    SELECT g.child, 'origin:' || g.child, {_PRIO_ORIGIN}, 1, g.valid_from, g.valid_from
+      FROM {EDGE} g
+     WHERE g.parent = %s AND g.kind IN ('transformed', 'associated')
     """
 
 
@@ -97,11 +107,23 @@ def _hits_sql(related: str) -> str:
     scans on EventEpc (epc, event_time), one per object."""
     windows = ""
     if related:
+        steps = ", ".join(f"'{step}'" for step in ORIGIN_STEPS)
         windows = f"""
         UNION ALL
         SELECT ee.event_id, r.via, r.prio, r.depth
           FROM ({related}) r JOIN {EVENT_EPC} ee ON ee.epc = r.epc
-         WHERE ee.event_time >= r.vfrom AND (r.vto IS NULL OR ee.event_time <= r.vto)"""
+         WHERE r.prio <> {_PRIO_ORIGIN}
+           AND ee.event_time >= r.vfrom AND (r.vto IS NULL OR ee.event_time <= r.vto)
+        UNION ALL
+        SELECT ee.event_id, r.via, r.prio, r.depth
+          FROM ({related}) r JOIN {EVENT_EPC} ee ON ee.epc = r.epc
+          JOIN {EVENT} e ON e.id = ee.event_id
+         WHERE r.prio = {_PRIO_ORIGIN} AND ee.event_time <= r.vto AND e.biz_step IN ({steps})
+        UNION ALL
+        SELECT q.event_id, r.via, r.prio, r.depth
+          FROM ({related}) r JOIN {EVENT_QTY} q ON q.epc_class = r.epc
+          JOIN {EVENT} e ON e.id = q.event_id
+         WHERE r.prio = {_PRIO_ORIGIN} AND q.event_time <= r.vto AND e.biz_step IN ({steps})"""
     return f"""
     SELECT ee.event_id, '{SELF}', {_PRIO_SELF}, 0 FROM {EVENT_EPC} ee WHERE ee.epc = %s
     UNION ALL
@@ -179,10 +201,11 @@ def fetch_timeline_rows(epc: str) -> list[tuple[Any, ...]]:
     """
     related = [
         (other, via, prio, depth, db_datetime(vfrom), db_datetime(vto))
-        for other, via, prio, depth, vfrom, vto in fetch(_walk_sql(), [epc, epc])
+        for other, via, prio, depth, vfrom, vto in fetch(_walk_sql(), [epc, epc, epc])
     ]
     source, params = values_table(_RELATED, related) if related else ("", [])
-    hits = fetch(_hits_sql(source), [epc, epc, *params])
+    # The related objects are read by three lanes (windows, origin instances, origin lots).
+    hits = fetch(_hits_sql(source), [epc, epc, *params, *params, *params])
     source, params = values_table(_HITS, hits)
     return fetch(_events_sql(source), params)
 

@@ -93,9 +93,11 @@ def test_timeline_prints_phases_and_the_unit_header(w: f.World) -> None:
     assert out.splitlines()[0] == f"Timeline of {w.device_sn('CLI')}"
     assert "holder: 华东医疗器械经销 (distributor)" in out
     rows = [line.split() for line in out.splitlines() if line.startswith("2025-")]
-    assert [(r[2], r[3]) for r in rows] == [("production", "commissioning"),
+    # The board's inspection before it went in comes first (the unit's origin).
+    assert [(r[2], r[3]) for r in rows] == [("quality", "inspecting"),
+                                            ("production", "commissioning"),
                                             ("distribution", "receiving")]  # fmt: skip
-    assert out.rstrip().endswith("2 event(s)")
+    assert out.rstrip().endswith("3 event(s)")
 
 
 def test_backward_prints_the_tree_with_suppliers_and_inspections(w: f.World) -> None:

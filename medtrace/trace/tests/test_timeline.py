@@ -93,6 +93,7 @@ def test_component_events_count_while_installed_and_the_host_carries_the_compone
     )
 
     assert steps(timeline(unit)) == [
+        ("inspecting", f"origin:{pump}"),  # the part's incoming inspection, before it went in
         ("commissioning", "self"),
         ("assembling", "self"),
         ("sampling", f"component:{pump}"),
@@ -137,6 +138,7 @@ def test_every_event_carries_its_lifecycle_phase(w: f.World) -> None:
     lot_phases = [(e["bizStep"], e["phase"]) for e in timeline(lot)["events"]]
 
     assert unit_phases == [
+        ("receiving", "procurement"),  # its resin lot's receipt, before it went in
         ("commissioning", "production"),
         ("inspecting", "quality"),
         ("storing", "warehouse"),
