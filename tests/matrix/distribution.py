@@ -221,7 +221,16 @@ def build(w: Any, users: dict[str, Any], values: dict[str, Any]) -> dict[str, An
             user=None,
         )
     mdf.location(owner=w.maker, kind="site", code="MX-QRN", name="Quarantine")
-    ready, shipped = ev.unit_epc(w.device, "MXD-1"), ev.unit_epc(w.device, "MXD-2")
+    # A product and a ship-to place of their own: shipping the world's device to the world's
+    # ward would put it in hospital_a's custody and pin the ward, changing other entries.
+    stem = mdf.product(
+        manufacturer=w.maker,
+        name="MX stem",
+        model="MX-1",
+        identifiers=[{"packaging_level": "unit", "di": mdf.gtin("6901234", 77)}],
+    )
+    dock = mdf.location(owner=w.hospital, kind="site", ref=31, name="MX receiving dock")
+    ready, shipped = ev.unit_epc(stem, "MXD-1"), ev.unit_epc(stem, "MXD-2")
     ev.emit(
         [
             ev.object_event(
@@ -239,8 +248,8 @@ def build(w: Any, users: dict[str, Any], values: dict[str, Any]) -> dict[str, An
     release_create(targets=[ready, shipped], user=qa, password="pw-mx")
     order_data = {
         "customer_id": w.hospital.pk,
-        "ship_to_id": w.ward.pk,
-        "lines": [{"product_id": w.device.pk, "quantity": 5}],
+        "ship_to_id": dock.pk,
+        "lines": [{"product_id": stem.pk, "quantity": 5}],
     }
     order = services.sales_order_confirm(
         order=services.sales_order_create(data=order_data, user=None), user=None

@@ -146,8 +146,9 @@ def build(w: Any, users: dict[str, Any], values: dict[str, Any]) -> dict[str, An
     from medtrace.service import services
 
     hospital_b = Party.objects.get(pk=values["hospital_b_id"])
+    site_a = md.location(owner=w.hospital, kind="site", ref=22, name="Site A")
     dept_a = md.location(
-        owner=w.hospital, kind="hospital_department", ref=21, name="ICU A", parent_id=w.ward.pk
+        owner=w.hospital, kind="hospital_department", ref=21, name="ICU A", parent_id=site_a.pk
     )
     site_b = md.location(owner=hospital_b, kind="site", ref=1, name="Site B")
     dept_b = md.location(
