@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -86,8 +87,9 @@ def test_the_unit_page_shows_readings_and_excursions(
     cf.profile(w.device, "storage", temperature_max=8)
     done = _record(w, warehouse_clerk, [unit], "2026-03-05T10:00:00+08:00", temperature=9.2)
     client.force_login(warehouse_clerk)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the texts below are the sources
 
-    page = client.get("/trace/", {"id": unit}, HTTP_ACCEPT_LANGUAGE="en")
+    page = client.get("/trace/", {"id": unit})
 
     html = page.content.decode()
     assert page.status_code == 200

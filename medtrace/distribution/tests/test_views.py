@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from medtrace.quality import services as quality
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def signed_in(u: Any) -> Client:
     client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the page texts below are the sources
     client.force_login(u)
     return client
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from medtrace.quality.models import Hold, InspectionResult, Nonconformance, Release
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def signed_in(user: Any) -> Client:
     c = Client()
+    c.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the page texts below are the sources
     c.force_login(user)
     return c
 

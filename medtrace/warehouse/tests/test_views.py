@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from medtrace.quality import services as quality
@@ -25,6 +26,7 @@ def s() -> Site:
 @pytest.fixture
 def browser(warehouse_clerk: Any) -> Client:
     client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the page texts below are the sources
     client.force_login(warehouse_clerk)
     return client
 
@@ -49,6 +51,7 @@ def test_home_shows_stock_and_is_internal(
     assert s.w.device.model in html and in_days(40) in html and s.a01.code in html
     assert 'id="scan-input"' in html  # the global scan box of the header
     partner = Client()
+    partner.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the page texts below are the sources
     partner.force_login(hospital_a)
     assert partner.get("/warehouse/").status_code == 403
     assert Client().get("/warehouse/").status_code == 302
