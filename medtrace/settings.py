@@ -166,6 +166,7 @@ INSTALLED_APPS = [
     "medtrace.conditions",
     "medtrace.alerts",
     "medtrace.service",
+    "medtrace.recalls",
     "medtrace.web",
 ]
 
@@ -305,6 +306,49 @@ ATTACHMENT_DIR = Path(os.environ.get("MEDTRACE_ATTACHMENT_DIR", str(VAR_DIR / "a
 ATTACHMENT_MAX_BYTES = env_int("MEDTRACE_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 # Our own company (the maker) as a GLN; empty = the one active party with the role manufacturer.
 OWN_PARTY_GLN = os.environ.get("MEDTRACE_OWN_PARTY_GLN", "")
+
+# Email (recall notices to consignees, issue 6). MEDTRACE_EMAIL_BACKEND names a backend:
+# "smtp", "console", "locmem", "file", "dummy" or a dotted path. Outside DEBUG the default is SMTP;
+# in DEBUG the console backend prints mail instead, unless MEDTRACE_EMAIL_HOST names a server.
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+}
+_email_host = os.environ.get("MEDTRACE_EMAIL_HOST", "").strip()
+_email_backend = os.environ.get("MEDTRACE_EMAIL_BACKEND", "").strip() or (
+    "console" if DEBUG and not _email_host else "smtp"
+)
+if _email_backend not in _EMAIL_BACKENDS and "." not in _email_backend:
+    raise ImproperlyConfigured(
+        f"MEDTRACE_EMAIL_BACKEND={_email_backend!r}: expected one of "
+        f"{', '.join(_EMAIL_BACKENDS)} or a dotted path to an email backend class"
+    )
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
+EMAIL_HOST = _email_host or "localhost"
+EMAIL_USE_TLS = env_bool("MEDTRACE_EMAIL_USE_TLS", default=False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("MEDTRACE_EMAIL_USE_SSL", default=False)  # implicit TLS, port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "MEDTRACE_EMAIL_USE_TLS and MEDTRACE_EMAIL_USE_SSL are both on: choose one "
+        "(STARTTLS on port 587, or implicit TLS on port 465)"
+    )
+EMAIL_PORT = env_int(
+    "MEDTRACE_EMAIL_PORT", 587 if EMAIL_USE_TLS else 465 if EMAIL_USE_SSL else 25, minimum=1
+)
+EMAIL_HOST_USER = os.environ.get("MEDTRACE_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("MEDTRACE_EMAIL_HOST_PASSWORD", "")
+# Seconds before a silent mail server counts as a failed delivery (the notice stays in the portal).
+EMAIL_TIMEOUT = env_int("MEDTRACE_EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("MEDTRACE_EMAIL_FROM", "medtrace@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where partners reach this installation (e.g. https://trace.example.com): makes the links in
+# notices, emails and webhooks absolute; empty = paths only.
+PUBLIC_URL = os.environ.get("MEDTRACE_PUBLIC_URL", "").strip().rstrip("/")
+# Seconds a webhook receiver has to answer before the delivery counts as failed.
+WEBHOOK_TIMEOUT = env_int("MEDTRACE_WEBHOOK_TIMEOUT", 5, minimum=1)
 
 LOGGING = {
     "version": 1,
