@@ -3,13 +3,18 @@
 This is the in-app inbox that every module raises into (DESIGN §3 alerts/). Rules, channels
 (email, webhooks) and the outbox arrive with the alerts issue; the record and its lifecycle
 fields are here so that earlier modules (e.g. a signing lock-out) already alert QA.
+``WebhookSubscription`` names the partner systems that receive signed event POSTs
+(``webhooks.py``; recall notices are the first event, issue 6).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from medtrace.core.fields import EncryptedTextField
 
 
 class AlertSeverity(models.TextChoices):
@@ -58,3 +63,72 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class WebhookSubscription(models.Model):
+    """A receiver of signed webhook POSTs: a partner's system (``party``) or one of ours.
+
+    The secret signs each delivery (``alerts.webhooks.sign``). It is stored encrypted with the
+    field key (the sender needs it in clear to sign, so a hash would not do), shown once when it
+    is created or rotated, and never again. A rotation keeps the old secret valid until
+    ``previous_secret_expires_at``: meanwhile each delivery carries a signature under both, so
+    the receiver can switch over without losing a message.
+    """
+
+    # The shared secrets never enter the audit trail (only that they changed).
+    AUDIT_MASKED_FIELDS = ("secret", "previous_secret")
+
+    id = models.BigAutoField(primary_key=True)
+    party = models.ForeignKey(
+        "masterdata.Party",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="webhook_subscriptions",
+        verbose_name=_("party"),
+        help_text=_("The partner whose system receives the events; empty for one of our systems."),
+    )
+    system_name = models.CharField(
+        _("system"),
+        max_length=100,
+        blank=True,
+        help_text=_("For our own systems (QMS, CRM, ...): the receiving system's name."),
+    )
+    url = models.URLField(_("URL"), max_length=2000)
+    secret = EncryptedTextField(_("secret"))
+    previous_secret = EncryptedTextField(_("previous secret"), blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True
+    )
+    event_types = models.JSONField(
+        _("event types"),
+        default=list,
+        help_text=_('The events delivered, e.g. ["recall.notice"]; ["*"] for every event.'),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    rotated_at = models.DateTimeField(_("secret rotated at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+        ordering = ["id"]
+        default_permissions = ("add", "change", "view")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(party__isnull=False) | ~Q(system_name=""),
+                name="webhooksub_party_or_system",
+            ),
+        ]
+        indexes = [models.Index(fields=["party", "active"], name="webhooksub_party_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.party or self.system_name} → {self.url}"
