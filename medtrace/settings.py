@@ -166,6 +166,7 @@ INSTALLED_APPS = [
     "medtrace.conditions",
     "medtrace.alerts",
     "medtrace.service",
+    "medtrace.complaints",
     "medtrace.recalls",
     "medtrace.web",
 ]
