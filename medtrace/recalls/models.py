@@ -92,8 +92,15 @@ class RecallCampaign(models.Model):
             "A recall exercise: no real holds, no real deliveries; measures response time."
         ),
     )
-    # complaint: FK to complaints.Complaint, added in a later migration (the app is built in
-    # parallel).
+    complaint = models.ForeignKey(
+        "complaints.Complaint",
+        verbose_name=_("complaint"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="recalls",
+        help_text=_("The complaint (or trend of complaints) that led to the recall, if any."),
+    )
     # Scope: how it was named, the parameters as given plus what they resolved to.
     scope_kind = models.CharField(_("scope"), max_length=16, choices=ScopeKind.choices)
     scope = models.JSONField(_("scope parameters"), default=dict, blank=True)
@@ -207,6 +214,12 @@ class UnitSource(models.TextChoices):
     EXTENSION = "extension", _("scope extension")
 
 
+class UnitKind(models.TextChoices):
+    PRODUCT = "product", _("finished device")
+    COMPONENT = "component", _("component / spare part")
+    LOT = "lot", _("lot (quantity-tracked)")
+
+
 class AffectedUnit(models.Model):
     """One unit in a campaign's frozen scope, with where it was when the scope froze."""
 
@@ -216,6 +229,9 @@ class AffectedUnit(models.Model):
     )
     drill = models.BooleanField(_("drill"), default=False)
     epc = models.CharField(_("unit (EPC)"), max_length=512)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=UnitKind.choices, default=UnitKind.PRODUCT
+    )
     gtin = models.CharField(_("GTIN"), max_length=14, blank=True)
     serial = models.CharField(_("serial number"), max_length=64, blank=True)
     lot = models.CharField(_("lot"), max_length=64, blank=True)
