@@ -271,6 +271,46 @@ for _role in Role:
         ROLE_PERMISSIONS[_role] += ("production.close_workorder",)
 
 
+# Recalls (issue 6 item 4): every department and the auditor read campaigns, affected units,
+# notices and effectiveness checks (a recall needs everyone's eyes); QA/RA (and the
+# administrator) run them: scope, classification and approval (e-signed), notices,
+# effectiveness checks and closure (e-signed). The warehouse and service record what became of
+# recalled units (returns received, corrections done) on a consignee's behalf.
+_RECALL_VIEW = tuple(
+    f"recalls.view_{m}"
+    for m in (
+        "recallcampaign",
+        "affectedunit",
+        "recallnotice",
+        "noticedelivery",
+        "effectivenesscheck",
+        "effectivenesscontact",
+    )
+)
+_RECALL_REPORT = ("recalls.report_affectedunit",)
+_RECALL_RUN = (
+    "recalls.add_recallcampaign",
+    "recalls.change_recallcampaign",
+    "recalls.approve_recallcampaign",
+    "recalls.add_affectedunit",
+    "recalls.change_affectedunit",
+    "recalls.add_recallnotice",
+    "recalls.change_recallnotice",
+    "recalls.add_noticedelivery",
+    "recalls.add_effectivenesscheck",
+    "recalls.change_effectivenesscheck",
+    "recalls.add_effectivenesscontact",
+    "recalls.change_effectivenesscontact",
+    *_RECALL_REPORT,
+)
+for _role in Role:
+    ROLE_PERMISSIONS[_role] += _RECALL_VIEW
+    if _role in (Role.QA_RA, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _RECALL_RUN
+    if _role in (Role.WAREHOUSE, Role.SERVICE):
+        ROLE_PERMISSIONS[_role] += _RECALL_REPORT
+
+
 def sync_roles(apps: Apps | None = None, *, verbosity: int = 0) -> None:
     """Create the department groups and set their permissions to exactly ROLE_PERMISSIONS.
 
