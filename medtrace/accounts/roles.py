@@ -271,6 +271,15 @@ for _role in Role:
         ROLE_PERMISSIONS[_role] += ("production.close_workorder",)
 
 
+# Webhook subscriptions (issue 6): which partner systems receive signed event POSTs (recall
+# notices) and with which secret; the administrator alone sets them up and rotates secrets.
+ROLE_PERMISSIONS[Role.ADMIN] += (
+    "alerts.view_webhooksubscription",
+    "alerts.add_webhooksubscription",
+    "alerts.change_webhooksubscription",
+)
+
+
 # Recalls (issue 6 item 4): every department and the auditor read campaigns, affected units,
 # notices and effectiveness checks (a recall needs everyone's eyes); QA/RA (and the
 # administrator) run them: scope, classification and approval (e-signed), notices,
