@@ -45,6 +45,10 @@ KNOWN_SCOPES = frozenset(
         "distribution:write",
         "service:write",
         "partner:receive",
+        # Recalls (issue 6): reading campaigns and running them (internal staff only);
+        # partners acknowledge and report with recall:ack.
+        "recalls:read",
+        "recalls:write",
     }
 )
 # What a partner's token may carry: the reads that partner scoping (accounts/scoping.py) limits
