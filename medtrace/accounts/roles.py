@@ -272,7 +272,9 @@ for _role in Role:
 
 
 # Webhook subscriptions (issue 6): which partner systems receive signed event POSTs (recall
-# notices) and with which secret; the administrator alone sets them up and rotates secrets.
+# notices) and with which secret; the administrator alone sets them up and rotates secrets (the
+# auditor reads the list, never a secret).
+ROLE_PERMISSIONS[Role.AUDITOR] += ("alerts.view_webhooksubscription",)
 ROLE_PERMISSIONS[Role.ADMIN] += (
     "alerts.view_webhooksubscription",
     "alerts.add_webhooksubscription",
