@@ -322,6 +322,40 @@ for _role in Role:
         ROLE_PERMISSIONS[_role] += _RECALL_REPORT
 
 
+# Complaints, adverse events and signals (issue 6 items 1-3): every department and the auditor
+# read them; the customer-facing departments (sales, service) take complaints in; QA/RA (and the
+# administrator) investigate, decide reportability, link CAPA, close (e-signed), report adverse
+# events and set the signal rules. Hospital partners report complaints through partner scoping,
+# not through these permissions.
+_COMPLAINTS_VIEW = tuple(
+    f"complaints.view_{m}"
+    for m in (
+        "complaint",
+        "complaintinvestigation",
+        "complaintcomponentlot",
+        "adverseevent",
+        "adverseeventdeadline",
+        "signalrule",
+        "complaintsignal",
+    )
+)
+_COMPLAINT_INTAKE = ("complaints.add_complaint",)
+_COMPLAINTS_RUN = (
+    *_COMPLAINT_INTAKE,
+    "complaints.change_complaint",
+    "complaints.add_adverseevent",
+    "complaints.change_adverseevent",
+    "complaints.add_signalrule",
+    "complaints.change_signalrule",
+)
+for _role in Role:
+    ROLE_PERMISSIONS[_role] += _COMPLAINTS_VIEW
+    if _role in (Role.QA_RA, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += _COMPLAINTS_RUN
+    if _role in (Role.SALES, Role.SERVICE):
+        ROLE_PERMISSIONS[_role] += _COMPLAINT_INTAKE
+
+
 def sync_roles(apps: Apps | None = None, *, verbosity: int = 0) -> None:
     """Create the department groups and set their permissions to exactly ROLE_PERMISSIONS.
 
