@@ -49,6 +49,8 @@ KNOWN_SCOPES = frozenset(
         # partners acknowledge and report with recall:ack.
         "recalls:read",
         "recalls:write",
+        # Webhook subscriptions (issue 6): the administrator manages partner receivers.
+        "webhooks:manage",
     }
 )
 # What a partner's token may carry: the reads that partner scoping (accounts/scoping.py) limits
