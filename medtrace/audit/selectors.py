@@ -20,7 +20,7 @@ RECORD_APPS = frozenset(
     {
         "masterdata", "accounts", "ledger", "audit", "alerts", "service", "trace", "lifecycle",
         "procurement", "production", "quality", "warehouse", "distribution", "conditions",
-        "recalls",
+        "recalls", "complaints",
     }
 )  # fmt: skip
 
