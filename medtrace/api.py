@@ -138,6 +138,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from medtrace.alerts.api import router as alerts_router
     from medtrace.audit.api import router as audit_router
     from medtrace.conditions.api import router as conditions_router
     from medtrace.distribution.api import router as distribution_router
@@ -165,6 +166,7 @@ def _register_routers() -> None:
     api.add_router("/", distribution_router)
     api.add_router("/", conditions_router)
     api.add_router("/", lifecycle_router)
+    api.add_router("/", alerts_router)
 
 
 _register_routers()
