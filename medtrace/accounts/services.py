@@ -51,6 +51,13 @@ KNOWN_SCOPES = frozenset(
         "recalls:write",
         # Webhook subscriptions (issue 6): the administrator manages partner receivers.
         "webhooks:manage",
+        # Complaints (issue 6): reading them (a hospital partner: its own), handling them
+        # (internal staff), and a hospital partner's own complaint reports.
+        "complaints:read",
+        "complaints:write",
+        "complaints:submit",
+        # After-sales and recall KPIs (issue 6): company-wide figures, internal only.
+        "kpis:read",
     }
 )
 # What a partner's token may carry: the reads that partner scoping (accounts/scoping.py) limits
@@ -67,6 +74,8 @@ PARTNER_SCOPES = KNOWN_SCOPES & frozenset(
         "implants:write",
         "lifecycle:read",
         "partner:receive",
+        "complaints:read",
+        "complaints:submit",
     }
 )
 MAX_TOKEN_DAYS_UI = 365
