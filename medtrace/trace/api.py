@@ -6,18 +6,23 @@ element string, raw scan, HIBC, or the bare serial of a known unit.
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated, Any
+
 from django.http import HttpRequest, HttpResponse
-from ninja import Router
+from ninja import Query, Router
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
 
+from . import kpis as kpi_selectors
 from . import rendering, selectors
 from .schemas import BackwardOut, ForwardOut, TimelineOut
 
 router = Router(tags=["trace"])
 
 SCOPE = "trace:read"
+KPI_SCOPE = "kpis:read"
 
 
 def _user(request: HttpRequest) -> User:
@@ -57,3 +62,18 @@ def trace_forward(request: HttpRequest, id: str, include_history: bool = False) 
     units that once contained it (current=false)."""
     result = selectors.trace_forward(id=id, user=_user(request), include_history=include_history)
     return _json(rendering.forward_json(result))
+
+
+@router.get("/kpis", url_name="kpis", tags=["kpis"])
+def kpis(
+    request: HttpRequest,
+    from_: Annotated[date | None, Query(alias="from", description="first day (YYYY-MM-DD)")] = None,
+    to: Annotated[date | None, Query(description="last day (YYYY-MM-DD); default today")] = None,
+) -> dict[str, Any]:
+    """After-sales and recall KPIs of a period (default: the last 365 days), each with a monthly
+    series: recall response time (complaint -> decision -> all notified -> all acknowledged),
+    after-sales handling time, complaint closure time and the signal false-alarm rate. The
+    definitions are in the README ("KPIs"). Internal staff only."""
+    require_scope(request, KPI_SCOPE)
+    assert isinstance(request.user, User)
+    return kpi_selectors.kpis(user=request.user, start=from_, end=to)
