@@ -197,6 +197,28 @@ class RecallCampaign(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
 
+    def signature_content(self) -> dict[str, object]:
+        """What an approval or closing signature binds (audit.signatures): the recall as
+        decided - what it names and why, its classification and hazard evaluation. Progress
+        bookkeeping (notices sent, acknowledgements, counts) is not the record's substance and
+        does not invalidate the signatures; a new classification does."""
+        return {
+            "number": self.number,
+            "title": self.title,
+            "reason": self.reason,
+            "drill": self.drill,
+            "scope_kind": self.scope_kind,
+            "scope": (self.scope or {}).get("params"),
+            "cn_level": self.cn_level,
+            "fda_class": self.fda_class,
+            "eu_fsca": self.eu_fsca,
+            "depth": self.depth,
+            "hhe": self.hhe,
+            "hhe_summary": self.hhe_summary,
+            "strategy": self.strategy,
+            "decision_at": self.decision_at.isoformat() if self.decision_at else None,
+        }
+
 
 class UnitStatus(models.TextChoices):
     """What became of one affected unit (reported by the consignee, or by us for our stock)."""
