@@ -37,7 +37,7 @@ from medtrace.audit.signatures import signature_apply, signature_precheck
 from medtrace.errors import Conflict, ValidationFailed
 from medtrace.lib import clocks
 from medtrace.lifecycle.services import next_number
-from medtrace.quality.holds import place_holds
+from medtrace.quality.holds import HOLD_DISPOSITION, place_holds
 from medtrace.quality.models import HoldKind
 
 from . import scope as scoping
@@ -45,6 +45,7 @@ from .common import (
     PERM_APPROVE,
     PERM_OPEN,
     PERM_RUN,
+    fresh,
     invalid,
     locked,
     now,
@@ -148,8 +149,11 @@ def _hold(
     for row in rows:
         if row.under_control and row.epc in by_target:
             row.hold = by_target[row.epc]
+            # The holding event made it "recalled": the frozen state includes the recall's own
+            # first step, so a recompute does not report it as a change.
+            row.disposition = HOLD_DISPOSITION[HoldKind.RECALL]
             held.append(row)
-    AffectedUnit.objects.bulk_update(held, ["hold"], batch_size=1000)
+    AffectedUnit.objects.bulk_update(held, ["hold", "disposition"], batch_size=1000)
 
 
 def recall_open(
@@ -365,6 +369,7 @@ def recall_approve(*, campaign: RecallCampaign, password: str, user: User) -> Re
     from .notices import notice_deadline
 
     require(user, PERM_APPROVE, _("approve recalls"))
+    campaign = fresh(campaign)
     if campaign.classified_at is None:
         raise Conflict(
             _("Cannot approve %(n)s: classify it first (level or class, hazard evaluation, "
@@ -472,6 +477,7 @@ def recall_close(
     listing everything that is. The recall holds stay (see the module docstring)."""
     require(user, PERM_APPROVE, _("close recalls"))
     why = text("summary", summary, required=True)
+    campaign = fresh(campaign)
     require_open(campaign, _("close"))
     missing = close_blockers(campaign)
     if missing:

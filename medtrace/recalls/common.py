@@ -110,6 +110,11 @@ def campaign_get(*, number: str, user: User | None) -> RecallCampaign:
     return campaign
 
 
+def fresh(campaign: RecallCampaign) -> RecallCampaign:
+    """The campaign as stored now (the caller's instance may predate another service's write)."""
+    return RecallCampaign.objects.get(pk=campaign.pk)
+
+
 def locked(campaign: RecallCampaign) -> RecallCampaign:
     """The campaign row, locked for this transaction (two QA users acting at once queue)."""
     return RecallCampaign.objects.select_for_update().get(pk=campaign.pk)

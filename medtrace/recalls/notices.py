@@ -180,7 +180,6 @@ def _deliver(notice: RecallNotice, user: User | None) -> None:
 def recall_notices_send(*, campaign: RecallCampaign, user: User | None) -> list[RecallNotice]:
     """Send every draft notice of an approved recall; returns the notices sent."""
     require(user, PERM_NOTICE, _("send recall notices"))
-    require_approved(campaign, _("send notices for"))
     at = now()
     with transaction.atomic():
         campaign = locked(campaign)

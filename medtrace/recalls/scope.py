@@ -226,7 +226,15 @@ def _material(params: Mapping[str, Any]) -> tuple[Material, str]:
             raise invalid(
                 "material_id", _("no material with id %(id)r") % {"id": material_id}
             ) from None
-    identity = _identity(lot, "lot")
+    try:
+        identity = _identity(lot, "lot")
+    except ValidationFailed as exc:
+        raise invalid(
+            "lot",
+            _("%(text)r names no supplier lot (%(why)s); give material_id with the lot number, "
+              "or the lot's UDI with (01) of the material and (10)")
+            % {"text": lot, "why": exc.message.removeprefix("lot: ")},
+        ) from exc  # fmt: skip
     material = Material.objects.filter(gtin=identity.gtin).first() if identity.gtin else None
     if material is None or not identity.lot:
         raise invalid(

@@ -103,7 +103,8 @@ def _deadlines(campaign: RecallCampaign, at: datetime) -> list[dict[str, Any]]:
 
 
 def recall_progress(*, campaign: RecallCampaign) -> dict[str, Any]:
-    """The campaign's figures in five queries, whatever its size."""
+    """The campaign's figures in a handful of queries, whatever its size."""
+    campaign = RecallCampaign.objects.get(pk=campaign.pk)
     at = timezone.now()
     units = AffectedUnit.objects.filter(campaign=campaign).aggregate(
         affected=Count("pk"),
