@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from medtrace.alerts.models import AlertStatus
@@ -248,6 +249,41 @@ def _reach(key: str) -> dict[str, Any]:
     }
 
 
+def _lot_reach(gtin: str, lot: str) -> dict[str, Any]:
+    """The units of one lot of our product (their UnitState rows), grouped by holder."""
+    from medtrace.ledger.identifiers import resolve_holders
+    from medtrace.ledger.models import UnitState
+
+    units = UnitState.objects.filter(gtin=gtin, lot=lot)
+    by_holder = list(
+        units.values("possessing_party").annotate(n=Count("epc")).order_by("-n", "possessing_party")
+    )
+    holders = resolve_holders(
+        {row["possessing_party"] for row in by_holder if row["possessing_party"]}
+    )
+    containers = (
+        units.exclude(container=None).exclude(container="").values_list("container", flat=True)
+    )
+    total = sum(row["n"] for row in by_holder)
+    listed = []
+    for row in by_holder[:MAX_LISTED]:
+        holder = holders.get(row["possessing_party"] or "")
+        listed.append(
+            {
+                "name": holder.name if holder else None,
+                "gln": holder.gln if holder else None,
+                "role": holder.role if holder else None,
+                "count": row["n"],
+            }
+        )
+    return {
+        "units_made": total,
+        "affected": total,
+        "holders": listed,
+        "containers": sorted(set(containers.distinct()[:MAX_LISTED])),
+    }
+
+
 def signal_evidence(
     *, rule: SignalRule, key: str, members: list[Member], start: datetime, end: datetime
 ) -> dict[str, Any]:
@@ -274,5 +310,8 @@ def signal_evidence(
         evidence["product"] = (
             {"id": product.pk, "name": product.name, "model": product.model} if product else None
         )
-    evidence.update(_reach(key))
+    if rule.dimension == SignalDimension.LOT and gtin and lot:
+        evidence.update(_lot_reach(gtin, lot))
+    else:
+        evidence.update(_reach(key))
     return evidence
