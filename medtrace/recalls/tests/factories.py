@@ -107,6 +107,11 @@ class R:
     # Campaigns -----------------------------------------------------------------------------
 
     def open(self, kind: str = "serials", drill: bool = False, **params: Any) -> RecallCampaign:
+        return self.open_scope(kind, params, drill=drill)
+
+    def open_scope(
+        self, kind: str, params: dict[str, Any], *, drill: bool = False
+    ) -> RecallCampaign:
         return services.recall_open(
             title="IP-9 occlusion alarm",
             reason="Occlusion alarm may fail (complaint trend)",

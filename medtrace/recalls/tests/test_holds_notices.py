@@ -95,6 +95,7 @@ def test_approval_is_signed_and_starts_the_regulatory_clocks(r: R) -> None:
     keys = {d["key"]: d for d in campaign.deadlines}
     assert set(keys) == {"cn_recall_notify", "cn_recall_plan", "fda_806"}
     start = campaign.decision_at
+    assert start is not None
     assert (
         keys["cn_recall_notify"]["due"] == clocks.recall_notification_deadline(start, 1).isoformat()
     )
@@ -155,9 +156,9 @@ def test_each_consignee_gets_one_notice_listing_only_its_own_units(r: R) -> None
         assert set(notice.units.values_list("epc", flat=True)) == set(epcs)
         assert notice.unit_count == len(epcs) and notice.status == NoticeStatus.DRAFT
         assert notice.language == "zh-hans" and notice.number.startswith("RN-")
-        assert notice.deadline_at == clocks.recall_notification_deadline(
-            fresh(campaign).decision_at, 2
-        )
+        decided = fresh(campaign).decision_at
+        assert decided is not None
+        assert notice.deadline_at == clocks.recall_notification_deadline(decided, 2)
     assert not AffectedUnit.objects.filter(campaign=campaign, serial="S1", notice__isnull=False)
     assert services.recall_notices_create(campaign=campaign, user=r.qa) == []  # nothing new
 
@@ -208,7 +209,7 @@ def test_a_drill_delivers_nothing_and_measures_the_response_time(
     assert delivery.status == DeliveryStatus.SIMULATED and notice.drill
     progress = selectors.recall_progress(campaign=campaign)
     campaign = fresh(campaign)
-    assert campaign.all_notified_at is not None
+    assert campaign.all_notified_at is not None and campaign.opened_at is not None
     expected = (campaign.all_notified_at - campaign.opened_at).total_seconds()
     assert progress["drill_response_seconds"] == expected > 0
 
@@ -220,6 +221,7 @@ def test_progress_lists_non_responders_past_their_deadline(
     with django_capture_on_commit_callbacks(execute=True):
         notices = r.notified(campaign)
     late = notices[0]
+    assert late.sent_at is not None
     late.deadline_at = late.sent_at - timedelta(hours=1)
     late.save()
     services.notice_acknowledge(notice=notices[1], user=r.qa, note="by phone")

@@ -100,10 +100,13 @@ def test_a_product_recall_over_a_period_takes_the_units_commissioned_in_it(r: R)
     r.stock("NEW-1", "NEW-2")
     today = timezone.localdate()
 
-    campaign = r.open(
-        kind="product_range",
-        product_id=r.w.device.pk,
-        **{"from": (today - timedelta(days=7)).isoformat(), "to": today.isoformat()},
+    campaign = r.open_scope(
+        "product_range",
+        {
+            "product_id": r.w.device.pk,
+            "from": (today - timedelta(days=7)).isoformat(),
+            "to": today.isoformat(),
+        },
     )
 
     assert set(frozen(campaign)) == {"NEW-1", "NEW-2"}
@@ -193,8 +196,9 @@ def test_an_unknown_or_empty_scope_is_refused_naming_the_field(
 
 def test_a_period_without_production_is_refused(r: R) -> None:
     with pytest.raises(ValidationFailed) as exc:
-        r.open(kind="product_range", product_id=r.w.device.pk, **{"from": "2020-01-01",
-               "to": "2020-01-31"})  # fmt: skip
+        r.open_scope(
+            "product_range", {"product_id": r.w.device.pk, "from": "2020-01-01", "to": "2020-01-31"}
+        )
 
     assert exc.value.field == "from" and "was commissioned" in exc.value.message
 
