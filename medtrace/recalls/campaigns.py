@@ -363,6 +363,15 @@ def _deadlines(
     ]  # fmt: skip
 
 
+def _not_approved(campaign: RecallCampaign) -> None:
+    if campaign.approved_at is not None:
+        raise Conflict(
+            _("%(n)s was already approved on %(d)s")
+            % {"n": campaign.number, "d": campaign.approved_at.date().isoformat()},
+            field="approved_at",
+        )
+
+
 def recall_approve(*, campaign: RecallCampaign, password: str, user: User) -> RecallCampaign:
     """Approve the classified recall, e-signed (meaning "approved"). The first approval is the
     recall decision: the regulatory clocks start, and the draft notices get their deadline."""
@@ -378,6 +387,7 @@ def recall_approve(*, campaign: RecallCampaign, password: str, user: User) -> Re
             details={"missing": ["classification"]},
         )  # fmt: skip
     require_open(campaign, _("approve"))
+    _not_approved(campaign)
     signature_precheck(
         user=user,
         password=password,
@@ -387,12 +397,7 @@ def recall_approve(*, campaign: RecallCampaign, password: str, user: User) -> Re
     with transaction.atomic():
         campaign = locked(campaign)
         require_open(campaign, _("approve"))
-        if campaign.approved_at is not None:
-            raise Conflict(
-                _("%(n)s was already approved on %(d)s")
-                % {"n": campaign.number, "d": campaign.approved_at.date().isoformat()},
-                field="approved_at",
-            )
+        _not_approved(campaign)
         before = audit.snapshot(campaign)
         at = now()
         campaign.approved_at = at
