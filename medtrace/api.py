@@ -140,6 +140,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _register_routers() -> None:
     from medtrace.alerts.api import router as alerts_router
     from medtrace.audit.api import router as audit_router
+    from medtrace.complaints.api import router as complaints_router
     from medtrace.conditions.api import router as conditions_router
     from medtrace.distribution.api import router as distribution_router
     from medtrace.lifecycle.api import router as lifecycle_router
@@ -148,6 +149,7 @@ def _register_routers() -> None:
     from medtrace.procurement.api import router as procurement_router
     from medtrace.production.api import router as production_router
     from medtrace.quality.api import router as quality_router
+    from medtrace.recalls.api import router as recalls_router
     from medtrace.service.api import router as service_router
     from medtrace.service.api_lifecycle import router as service_lifecycle_router
     from medtrace.trace.api import router as trace_router
@@ -159,6 +161,7 @@ def _register_routers() -> None:
     api.add_router("/", trace_router)
     api.add_router("/", service_router)
     api.add_router("/", service_lifecycle_router)
+    api.add_router("/", complaints_router)
     api.add_router("/", production_router)
     api.add_router("/", procurement_router)
     api.add_router("/", quality_router)
@@ -166,6 +169,7 @@ def _register_routers() -> None:
     api.add_router("/", distribution_router)
     api.add_router("/", conditions_router)
     api.add_router("/", lifecycle_router)
+    api.add_router("/", recalls_router)
     api.add_router("/", alerts_router)
 
 
