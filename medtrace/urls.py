@@ -16,6 +16,8 @@ urlpatterns = [
     path("warehouse/", include("medtrace.warehouse.urls")),
     path("distribution/", include("medtrace.distribution.urls")),
     path("service/", include("medtrace.service.urls")),
+    path("complaints/", include("medtrace.complaints.urls")),
     path("conditions/", include("medtrace.conditions.urls")),
+    path("recalls/", include("medtrace.recalls.urls")),
     path("", include("medtrace.web.urls")),
 ]
