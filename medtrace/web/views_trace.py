@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError
@@ -31,6 +33,17 @@ def _by_phase(events: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, An
     return [(phase, items) for phase, items in groups.items() if items]
 
 
+def _recall_url(user: User | None, target: selectors.Target) -> str:
+    """ "Open a recall" of what the forward trace starts from, for those who may open one: a lot
+    by the lot scope, a unit, part or case by the serials scope."""
+    if user is None or user.party_id is not None or not user.has_perm("recalls.add_recallcampaign"):
+        return ""
+    kinds = {"lot": "lot", "serial": "serials", "hibc": "serials", "container": "serials"}
+    if target.kind not in kinds:
+        return ""
+    return reverse("recalls:new") + "?" + urlencode({"kind": kinds[target.kind], "id": target.epc})
+
+
 @login_required
 def trace_page(request: HttpRequest) -> HttpResponse:
     ident = request.GET.get("id", "").strip()
@@ -52,6 +65,7 @@ def trace_page(request: HttpRequest) -> HttpResponse:
             return render(request, "web/unit.html", context)
         forward = selectors.trace_forward(id=target.epc, user=user, include_history=history)
         context.update(target=target, forward=forward, units=forward.units)
+        context["recall_url"] = _recall_url(user, target)
         return render(request, "web/forward.html", context)
     except MedtraceError as exc:
         context["error"] = exc.message
