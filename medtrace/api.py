@@ -141,7 +141,6 @@ def _register_routers() -> None:
     from medtrace.alerts.api import router as alerts_router
     from medtrace.audit.api import router as audit_router
     from medtrace.complaints.api import router as complaints_router
-    from medtrace.complaints.api import router as complaints_router
     from medtrace.conditions.api import router as conditions_router
     from medtrace.distribution.api import router as distribution_router
     from medtrace.lifecycle.api import router as lifecycle_router
@@ -162,7 +161,6 @@ def _register_routers() -> None:
     api.add_router("/", trace_router)
     api.add_router("/", service_router)
     api.add_router("/", service_lifecycle_router)
-    api.add_router("/", complaints_router)
     api.add_router("/", complaints_router)
     api.add_router("/", production_router)
     api.add_router("/", procurement_router)
