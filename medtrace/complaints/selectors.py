@@ -8,7 +8,7 @@ auditor too). A hospital partner reads the complaints its hospital reported
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from medtrace.accounts.models import User
 from medtrace.audit.signatures import signatures_for
 from medtrace.errors import MedtraceError, NotFound, PermissionDenied
+from medtrace.service.lifecycle_selectors import duration_text
 
 from . import common
 from .common import PERM_AE_VIEW, PERM_RULES_VIEW, PERM_SIGNALS_VIEW, PERM_VIEW, invalid
@@ -114,6 +115,7 @@ def deadline_state(row: AdverseEventDeadline, now: datetime | None = None) -> di
         state = "reported_late" if row.reported_at > row.due_at else "reported"
     else:
         state = "overdue" if now > row.due_at else "open"
+    left = int((row.due_at - now).total_seconds()) if row.reported_at is None else None
     return {
         "key": row.key,
         "jurisdiction": row.jurisdiction,
@@ -125,9 +127,9 @@ def deadline_state(row: AdverseEventDeadline, now: datetime | None = None) -> di
         "reference": row.reference,
         "state": state,
         "overdue": state in ("overdue", "reported_late"),
-        "seconds_left": int((row.due_at - now).total_seconds())
-        if row.reported_at is None
-        else None,
+        "seconds_left": left,
+        # "3 d 4 h" until the due time, or since it when overdue (shown as "overdue by ...").
+        "countdown": duration_text(timedelta(seconds=abs(left))) if left is not None else "",
     }
 
 

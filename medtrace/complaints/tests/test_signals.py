@@ -4,6 +4,7 @@ component lot, reaching the rule's threshold within its window alert QA with the
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -23,7 +24,7 @@ from .factories import C, complaints_world, staff
 pytestmark = pytest.mark.django_db
 
 
-def _complain(c: C, serial: str, **extra: object) -> object:
+def _complain(c: C, serial: str, **extra: Any) -> Any:
     return services.complaint_create(
         udi=c.udi(serial), description="Alarm", complainant_name="Ward", user=c.qa, **extra
     )
@@ -44,7 +45,7 @@ def c() -> C:
 def test_two_complaints_against_one_lot_within_30_days_alert_qa_with_the_evidence(c: C) -> None:
     first, second = c.unit("SN-1", lot="L1"), c.unit("SN-2", lot="L1")
     c.unit("SN-3", lot="L1", ship=False)
-    one = _complain(c, "SN-1").complaint  # type: ignore[attr-defined]
+    one = _complain(c, "SN-1").complaint
     assert _signals() == []
 
     done = _complain(c, "SN-2")
@@ -54,14 +55,14 @@ def test_two_complaints_against_one_lot_within_30_days_alert_qa_with_the_evidenc
     assert (alert.recipient_role, alert.object_type, alert.object_id) == ("qa_ra", "lot", lot_class)
     evidence = alert.evidence
     assert evidence["lot"] == lot_class and evidence["lot_number"] == "L1"
-    assert evidence["complaints"] == [one.number, done.complaint.number]  # type: ignore[attr-defined]
+    assert evidence["complaints"] == [one.number, done.complaint.number]
     assert evidence["units"] == sorted([first, second])
     assert evidence["window"]["days"] == 30 and evidence["count"] == 2
     assert evidence["product"]["id"] == c.w.device.pk
     assert evidence["units_made"] == 3  # the whole lot, not only the complained units
     holders = {h["name"]: h["count"] for h in evidence["holders"]}
     assert holders[c.w.hospital.name] == 2
-    (signal,) = done.signals  # type: ignore[attr-defined]
+    (signal,) = done.signals
     assert signal.alert == alert and signal.dimension == "lot"
 
 
@@ -100,7 +101,7 @@ def test_a_complaint_naming_the_lot_itself_counts_for_the_lot(c: C) -> None:
 def test_a_further_complaint_joins_the_open_signal_without_a_second_alert(c: C) -> None:
     for serial in ("SN-1", "SN-2", "SN-3"):
         c.unit(serial, lot="L1")
-    numbers = [_complain(c, s).complaint.number for s in ("SN-1", "SN-2", "SN-3")]  # type: ignore[attr-defined]
+    numbers = [_complain(c, s).complaint.number for s in ("SN-1", "SN-2", "SN-3")]
 
     (alert,) = _signals()
     (signal,) = ComplaintSignal.objects.all()
