@@ -298,6 +298,7 @@ def stories() -> list[tuple[str, Callable[[Callable[[str], None]], None]]]:
     the order they depend on each other: material is received before it is built into pumps,
     the final-inspection plan exists before pumps are released, readings are taken before the
     pumps go into service, and the warehouse packs what is released and still at home."""
+    from medtrace.complaints import demo as complaints
     from medtrace.conditions import demo as conditions
     from medtrace.distribution import demo as distribution
     from medtrace.procurement import demo as procurement
@@ -313,6 +314,7 @@ def stories() -> list[tuple[str, Callable[[Callable[[str], None]], None]]]:
         ("distribution", distribution.load_demo),
         ("conditions", conditions.load_demo),
         ("service", service.load_lifecycle_demo),
+        ("complaints", complaints.load),
         ("warehouse", warehouse.load_demo),
     ]
 
