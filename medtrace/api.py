@@ -150,6 +150,7 @@ def _register_routers() -> None:
     from medtrace.production.api import router as production_router
     from medtrace.quality.api import router as quality_router
     from medtrace.recalls.api import router as recalls_router
+    from medtrace.recalls.api_documents import router as recall_documents_router
     from medtrace.service.api import router as service_router
     from medtrace.service.api_lifecycle import router as service_lifecycle_router
     from medtrace.trace.api import router as trace_router
@@ -170,6 +171,7 @@ def _register_routers() -> None:
     api.add_router("/", conditions_router)
     api.add_router("/", lifecycle_router)
     api.add_router("/", recalls_router)
+    api.add_router("/", recall_documents_router)
     api.add_router("/", alerts_router)
 
 
