@@ -391,15 +391,21 @@ def _effectiveness(campaign: RecallCampaign) -> list[dict[str, Any]]:
 def _report_links(campaign: RecallCampaign) -> list[dict[str, Any]]:
     from .views_documents import REPORT_KINDS
 
-    return [
-        {
-            "kind": kind,
-            "label": label,
-            "pdf": reverse("recalls:report", args=[campaign.number, kind, "pdf"]),
-            "xlsx": reverse("recalls:report", args=[campaign.number, kind, "xlsx"]),
-        }
-        for kind, label in REPORT_KINDS
-    ]
+    out = []
+    for kind, label in REPORT_KINDS:
+        pdf = reverse("recalls:report", args=[campaign.number, kind, "pdf"])
+        xlsx = reverse("recalls:report", args=[campaign.number, kind, "xlsx"])
+        out.append(
+            {
+                "kind": kind,
+                "label": label,
+                "pdf": pdf,
+                "xlsx": xlsx,
+                "pdf_zh": pdf + "?lang=zh-hans",
+                "pdf_en": pdf + "?lang=en",
+            }
+        )
+    return out
 
 
 def _campaign_page(

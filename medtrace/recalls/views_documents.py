@@ -10,7 +10,6 @@ import importlib
 from types import ModuleType
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -47,22 +46,25 @@ def _download(body: bytes, filename: str, fmt: str) -> HttpResponse:
     return response
 
 
-def _language() -> str:
-    return "en" if (translation.get_language() or "").startswith("en") else "zh-hans"
+LANGUAGES = ("zh-hans", "en")
 
 
 @staff_page()
 def report(request: HttpRequest, number: str, kind: str, fmt: str) -> HttpResponse:
+    """A regulator report in its own language (NMPA forms in Chinese, FDA and EU in English)
+    unless ``?lang=`` asks for the other."""
     campaign = common.campaign_get(number=number, user=actor(request))
     if kind not in dict(REPORT_KINDS) or fmt not in FORMATS:
         raise NotFound(_("No report %(kind)s.%(fmt)s") % {"kind": kind, "fmt": fmt})
     documents = _documents()
-    lang = request.GET.get("lang") or _language()
+    lang = request.GET.get("lang")
+    lang = lang if lang in LANGUAGES else None
     if fmt == "pdf":
         body = documents.report_pdf(campaign, kind, lang)
     else:
-        body = documents.report_xlsx(campaign, kind)
-    return _download(body, f"{campaign.number}-{kind}.{fmt}", fmt)
+        body = documents.report_xlsx(campaign, kind, lang)
+    suffix = f"-{lang}" if lang else ""
+    return _download(body, f"{campaign.number}-{kind}{suffix}.{fmt}", fmt)
 
 
 def _notice_pdf(notice: RecallNotice) -> HttpResponse:

@@ -354,6 +354,32 @@ def test_a_draft_notice_is_not_in_the_portal_before_it_is_sent(r: R) -> None:
     assert hospital.get(f"/recalls/portal/notices/{draft.number}/").status_code == 404
 
 
+# Documents -------------------------------------------------------------------------------------
+
+
+def test_regulator_reports_and_notice_pdfs_are_downloaded_from_the_pages(r: R) -> None:
+    campaign, notices = notified_recall(r)
+    notice = notices[r.w.hospital.name]
+    qa = signed_in(r.qa)
+    page = html(qa.get(f"/recalls/{campaign.number}/"))
+    base = f"/recalls/{campaign.number}/reports/"
+
+    for kind in ("cn_report", "cn_plan", "cn_summary", "fda_806", "eu_fsn"):
+        assert f"{base}{kind}.pdf" in page and f"{base}{kind}.xlsx" in page
+        pdf = qa.get(f"{base}{kind}.pdf")
+        assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF")
+        xlsx = qa.get(f"{base}{kind}.xlsx")
+        assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    english = qa.get(f"{base}cn_report.pdf", {"lang": "en"})
+    assert english.status_code == 200 and "cn_report-en.pdf" in english["Content-Disposition"]
+    assert qa.get(f"{base}nope.pdf").status_code == 404
+    staff_pdf = qa.get(f"/recalls/notices/{notice.number}/pdf/")
+    assert staff_pdf.status_code == 200 and staff_pdf.content.startswith(b"%PDF")
+    own = signed_in(r.d.hospital_user).get(f"/recalls/portal/notices/{notice.number}/pdf/")
+    assert own.status_code == 200 and own.content.startswith(b"%PDF")
+
+
 # Effectiveness and closing ---------------------------------------------------------------------
 
 
