@@ -23,6 +23,7 @@ quality decision (``quality`` hold lifting); closing only records that the campa
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -192,7 +193,8 @@ def recall_open(
             complaint=linked,
             scope_kind=kind,
             scope={
-                "params": dict(params),
+                # As given, JSON-safe (a caller may pass dates or Decimals).
+                "params": json.loads(json.dumps(dict(params), default=str)),
                 "resolved": resolved.facts,
                 "starts": resolved.starts,
                 "lots": found.lots,

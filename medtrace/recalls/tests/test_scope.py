@@ -263,3 +263,21 @@ def test_extending_adds_new_units_holds_ours_and_is_audited(r: R) -> None:
     with pytest.raises(ValidationFailed) as exc:
         services.recall_scope_extend(campaign=campaign, epcs=more, user=r.qa)
     assert exc.value.field == "epcs" and "already" in exc.value.message
+
+
+def test_the_walk_costs_the_same_few_queries_for_three_units_or_thirty(r: R) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    few = r.stock(*(f"F{n}" for n in range(3)), lot="LOT-F")
+    many = r.stock(*(f"M{n}" for n in range(30)), lot="LOT-M")
+    r.shipped(many[:10], r.w.hospital)
+
+    counts = []
+    for epcs in (few, many):
+        with CaptureQueriesContext(connection) as queries:
+            found = scope.walk(epcs)
+        counts.append(len(queries))
+        assert len(found.units) == len(epcs)
+
+    assert counts[0] == counts[1] <= 6
