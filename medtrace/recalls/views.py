@@ -446,6 +446,12 @@ def _campaign_page(
         "effectiveness": is_open and user.has_perm(common.PERM_EFFECTIVENESS),
         "close": is_open and user.has_perm(common.PERM_APPROVE),
     }
+    # An error of a step whose form is not shown (the recall closed meanwhile) goes to the top.
+    shown_by = {"classify": "run", "extend": "run", "approve": "approve", "close": "close"}
+    step = shown_by.get(action, action.split("-")[0])
+    top_error = ""
+    if errors and action and not can.get(step):
+        top_error = next(iter(errors.get(action.replace("-", "_"), {}).values()), "")
     unassigned = campaign.units.filter(
         notice__isnull=True,
         under_control=False,
@@ -466,6 +472,7 @@ def _campaign_page(
         "recompute": recompute,
         "reports": _report_links(campaign),
         "errors": errors or {},
+        "top_error": top_error,
         "action": action,
         "post": post,
         "can": can,

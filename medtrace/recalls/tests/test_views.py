@@ -434,6 +434,9 @@ def test_effectiveness_is_checked_concluded_and_the_recall_closed_with_a_signatu
     assert campaign.status == CampaignStatus.CLOSED
     closed_page = html(qa.get(base))
     assert "All units corrected" in closed_page and "Sign and close" not in closed_page
+    # a step on a closed recall: its form is gone, so the refusal is shown at the top
+    late = qa.post(base + "do/notices-create/")
+    assert late.status_code == 409 and "only an open recall can" in late.context["top_error"]
 
 
 # The forward-trace page ------------------------------------------------------------------------
