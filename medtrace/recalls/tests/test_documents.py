@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import transaction
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -16,7 +18,7 @@ from medtrace.recalls import documents, services
 from medtrace.recalls.documents import common as doc_common
 from medtrace.recalls.models import AffectedUnit, RecallCampaign, RecallNotice
 
-from .factories import R
+from .factories import R, recall_world
 
 pytestmark = pytest.mark.django_db
 
@@ -35,16 +37,43 @@ def lot_udi(r: R, lot: str) -> str:
     return f"(01){r.w.gtin(r.w.device)}(10){lot}"
 
 
+Recall = tuple[R, RecallCampaign, dict[str, RecallNotice]]
+
+
+@pytest.fixture(scope="module")
+def recall_once(django_db_setup: None, django_db_blocker: Any) -> Iterator[Recall]:
+    """Lot LOT-D: two units at hospital A, one at hospital B, one in our stock; approved at
+    level I, notices created. Built once for the module in a transaction rolled back at its
+    end; each test runs in a savepoint inside it (pytest-django's ``db``), so what a test
+    writes is gone for the next."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            r = recall_world()
+            r.at(r.w.hospital, "HA-1", "HA-2", lot="LOT-D")
+            r.at(r.hospital_b, "HB-1", lot="LOT-D")
+            r.stock("ST-1", lot="LOT-D")
+            campaign = r.approved(r.open(kind="lot", lot=lot_udi(r, "LOT-D")), level=1)
+            notices = services.recall_notices_create(campaign=campaign, user=r.qa)
+            by_party = {n.consignee.name: n for n in notices}
+            yield (
+                r,
+                campaign,
+                {"a": by_party[r.w.hospital.name], "b": by_party[r.hospital_b.name]},
+            )
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def recall(r: R) -> tuple[R, RecallCampaign, dict[str, RecallNotice]]:
-    """Lot LOT-D: two units at hospital A, one at hospital B, one in our stock."""
-    r.at(r.w.hospital, "HA-1", "HA-2", lot="LOT-D")
-    r.at(r.hospital_b, "HB-1", lot="LOT-D")
-    r.stock("ST-1", lot="LOT-D")
-    campaign = r.approved(r.open(kind="lot", lot=lot_udi(r, "LOT-D")), level=1)
-    notices = services.recall_notices_create(campaign=campaign, user=r.qa)
-    by_party = {n.consignee.name: n for n in notices}
-    return r, campaign, {"a": by_party[r.w.hospital.name], "b": by_party[r.hospital_b.name]}
+def recall(recall_once: Recall, db: None) -> Recall:
+    r, campaign, notices = recall_once
+    campaign.refresh_from_db()
+    for notice in notices.values():
+        notice.refresh_from_db()
+    return r, campaign, notices
 
 
 # The notice ------------------------------------------------------------------------------------
@@ -117,7 +146,8 @@ def test_a_long_unit_list_runs_over_several_pages_with_every_unit(recall: Any) -
     assert all(f"(21)BULK-{n:04d}" in text for n in range(600))
 
 
-def test_a_drill_notice_says_so_on_top(r: R) -> None:
+def test_a_drill_notice_says_so_on_top(recall: Recall) -> None:
+    r = recall[0]
     r.at(r.w.hospital, "DR-1", lot="LOT-R")
     campaign = r.approved(r.open(kind="lot", lot=lot_udi(r, "LOT-R"), drill=True))
     (notice,) = services.recall_notices_create(campaign=campaign, user=r.qa)
