@@ -300,6 +300,8 @@ def recall_classify(
     7.42). A classified recall is approved next; changing an approved classification needs a
     new approval (the old signature no longer matches what it signed)."""
     require(user, PERM_RUN, _("classify recalls"))
+    if isinstance(cn_level, str) and cn_level.strip().isdigit():
+        cn_level = int(cn_level)  # from a form
     level = None if cn_level in (None, "") else _choice("cn_level", cn_level, CnLevel.values)
     fda = _choice("fda_class", fda_class or "", ["", *FdaClass.values])
     if level is None and not fda and not eu_fsca:
