@@ -120,8 +120,8 @@ def signals_evaluate(*, complaint: Complaint) -> list[ComplaintSignal]:
 
 def _open_signal(dimension: str, key: str) -> ComplaintSignal | None:
     signal = (
+        # No select_related: PostgreSQL cannot lock the nullable side of an outer join.
         ComplaintSignal.objects.select_for_update()
-        .select_related("alert")
         .filter(dimension=dimension, key=key, status=SignalStatus.OPEN)
         .first()
     )
