@@ -26,7 +26,7 @@ makemessages); display code translates them with ``gettext(deadline.label)``. No
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
@@ -364,4 +364,56 @@ def recall_deadlines(
             found.append(_deadline("cn_recall_summary", cn_recall_summary_deadline(completed)))
     if fda:
         found.append(_deadline("fda_806", fda_806_deadline(start)))
+    return found
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A clock that cannot be computed because its calendar lacks a year (``error`` says which
+    and how to add it). Recorded instead of refusing the regulated step that started it: a
+    recall must not wait for next year's holiday schedule, and nobody should trust a guess."""
+
+    key: str
+    jurisdiction: str
+    label: str
+    basis: str
+    error: str
+
+
+def recall_deadlines_or_gaps(
+    *, start: datetime, cn_level: int | None, fda: bool, completed: datetime | None = None
+) -> list[Deadline | Unavailable]:
+    """``recall_deadlines``, with each clock whose working-day calendar lacks a year given as
+    ``Unavailable`` (with the calendar's own error message) instead of raising."""
+    _require_aware(start, "start")
+    rules: list[tuple[str, str, Callable[[], datetime]]] = []
+    if cn_level is not None:
+        level = cn_level
+        rules.append(
+            (
+                f"cn_recall_notify_{level}",
+                "cn_recall_notify",
+                lambda: recall_notification_deadline(start, level),
+            )
+        )
+        rules.append(("cn_recall_plan", "cn_recall_plan", lambda: cn_recall_plan_deadline(start)))
+        if completed is not None:
+            _require_aware(completed, "completed")
+            done = completed
+            rules.append(
+                (
+                    "cn_recall_summary",
+                    "cn_recall_summary",
+                    lambda: cn_recall_summary_deadline(done),
+                )
+            )
+    if fda:
+        rules.append(("fda_806", "fda_806", lambda: fda_806_deadline(start)))
+    found: list[Deadline | Unavailable] = []
+    for rule, key, compute in rules:
+        try:
+            found.append(_deadline(rule, compute(), key=key))
+        except CalendarYearMissing as exc:
+            jurisdiction, label, basis = _RULES[rule]
+            found.append(Unavailable(key, jurisdiction, label, basis, str(exc)))
     return found

@@ -35,7 +35,7 @@ from medtrace.accounts.models import User
 from medtrace.audit import services as audit
 from medtrace.audit.models import AuditAction
 from medtrace.audit.signatures import signature_apply, signature_precheck
-from medtrace.errors import Conflict, ValidationFailed
+from medtrace.errors import Conflict
 from medtrace.lib import clocks
 from medtrace.lifecycle.services import next_number
 from medtrace.quality.holds import HOLD_DISPOSITION, place_holds
@@ -351,18 +351,21 @@ def _deadlines(
     campaign: RecallCampaign, *, completed: datetime | None = None
 ) -> list[dict[str, Any]]:
     assert campaign.decision_at is not None
-    try:
-        found = clocks.recall_deadlines(
-            start=campaign.decision_at,
-            cn_level=campaign.cn_level,
-            fda=bool(campaign.fda_class),
-            completed=completed,
-        )
-    except clocks.CalendarYearMissing as exc:
-        raise ValidationFailed(str(exc), field="decision_at") from exc
+    # A clock whose working-day calendar lacks the year (e.g. next year's CN holiday schedule
+    # not yet published) is recorded with its error and no due time, never guessed, and never
+    # blocks the approval or a consignee's report: the recall must go on.
+    found = clocks.recall_deadlines_or_gaps(
+        start=campaign.decision_at,
+        cn_level=campaign.cn_level,
+        fda=bool(campaign.fda_class),
+        completed=completed,
+    )
     return [
         {"key": d.key, "jurisdiction": d.jurisdiction, "label": d.label,
          "due": d.due.isoformat(), "basis": d.basis}
+        if isinstance(d, clocks.Deadline)
+        else {"key": d.key, "jurisdiction": d.jurisdiction, "label": d.label, "due": None,
+              "basis": d.basis, "error": d.error}
         for d in found
     ]  # fmt: skip
 

@@ -316,6 +316,8 @@ def _deadline_rows(campaign: RecallCampaign) -> list[dict[str, Any]]:
                 "jurisdiction": row.get("jurisdiction", ""),
                 "label": _(row.get("label") or row.get("key") or ""),
                 "basis": _(row["basis"]) if row.get("basis") else "",
+                # A clock whose calendar lacks the year: its error, never a guessed date.
+                "error": row.get("error", ""),
                 **countdown(due, done=done, now=now),
             }
         )

@@ -230,3 +230,26 @@ def test_progress_lists_non_responders_past_their_deadline(
 
     assert [n["notice"] for n in progress["non_responders"]] == [late.number]
     assert progress["acknowledged"] == 1 and progress["consignees"] == 2
+
+
+def test_a_clock_whose_calendar_lacks_the_year_is_recorded_with_its_error_not_guessed(
+    r: R,
+) -> None:
+    """Approving a recall late in the last covered year must not fail: the CN plan clock that
+    runs into an uncovered year is recorded with the calendar's error and no due time."""
+    from datetime import UTC, datetime
+
+    from medtrace.recalls.campaigns import _deadlines
+
+    last = clocks.coverage("CN")[1]
+    epcs = r.stock("CLK1")
+    campaign = r.open(serials=epcs)
+    campaign.cn_level = 1
+    campaign.fda_class = "I"
+    campaign.decision_at = datetime(last, 12, 30, 9, 0, tzinfo=UTC)
+    rows = {row["key"]: row for row in _deadlines(campaign)}
+    assert rows["cn_recall_notify"]["due"] is not None  # calendar days: always computable
+    plan = rows["cn_recall_plan"]
+    assert plan["due"] is None
+    assert str(last + 1) in plan["error"] and "cn.json" in plan["error"]
+    assert rows["fda_806"]["due"] is not None  # the US calendar covers the next year
