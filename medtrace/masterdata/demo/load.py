@@ -304,6 +304,7 @@ def stories() -> list[tuple[str, Callable[[Callable[[str], None]], None]]]:
     from medtrace.procurement import demo as procurement
     from medtrace.production import demo as production
     from medtrace.quality import demo as quality
+    from medtrace.recalls import demo as recalls
     from medtrace.service import demo as service
     from medtrace.warehouse import demo as warehouse
 
@@ -316,6 +317,8 @@ def stories() -> list[tuple[str, Callable[[Callable[[str], None]], None]]]:
         ("service", service.load_lifecycle_demo),
         ("complaints", complaints.load),
         ("warehouse", warehouse.load_demo),
+        # Last: the open recall holds what is still in our warehouse, packed or not.
+        ("recalls", recalls.load),
     ]
 
 
