@@ -98,7 +98,9 @@ def _product_id(gtin: str) -> int | None:
 
 def component_lots(unit_epc: str) -> list[str]:
     """The lot classes the unit is made of: transformed edges (consumed lots) and current
-    association edges (installed parts and their own lots), at any depth, in one query."""
+    association edges (installed parts and their own lots), at any depth, in one query; plus
+    the supplier lot of each serialized part fitted now (a battery pack BAT-0001 of supplier
+    lot BL-2609-A counts as lot BL-2609-A), read in one more query."""
     if not unit_epc:
         return []
     sql = f"""
@@ -110,12 +112,38 @@ def component_lots(unit_epc: str) -> list[str]:
          WHERE w.depth < {MAX_DEPTH} AND g.valid_to IS NULL
            AND g.kind IN ('transformed', 'associated')
     )
-    SELECT DISTINCT epc FROM walk
-     WHERE epc LIKE 'urn:epc:class:lgtin:%%' OR epc LIKE 'urn:medtrace:hibc-lot:%%'
-        OR epc LIKE 'urn:medtrace:lot:%%'
-     ORDER BY epc
+    SELECT DISTINCT epc FROM walk ORDER BY epc
     """
-    return [row[0] for row in fetch(sql, [unit_epc])]
+    reached = [row[0] for row in fetch(sql, [unit_epc])]
+    lots = {epc for epc in reached if is_lot(epc)}
+    parts = [epc for epc in reached if not is_lot(epc)]
+    if parts:
+        lots.update(serial_part_lots(parts).values())
+    return sorted(lots)
+
+
+def serial_part_lots(parts: list[str]) -> dict[str, str]:
+    """The supplier lot class of each serialized part that was received with a supplier lot
+    (procurement), else whose own ledger record names a lot (ILMD lotNumber)."""
+    from medtrace.ledger.models import UnitState
+    from medtrace.lifecycle.events import material_lot_class
+    from medtrace.procurement.models import MaterialLot
+
+    found: dict[str, str] = {}
+    for row in MaterialLot.objects.filter(epc__in=parts).exclude(lot="").select_related("material"):
+        found[row.epc] = material_lot_class(row.material, row.lot)
+    rest = [epc for epc in parts if epc not in found]
+    if rest:
+        for epc, lot in (
+            UnitState.objects.filter(epc__in=rest, product__isnull=True)
+            .exclude(lot__isnull=True)
+            .exclude(lot="")
+            .values_list("epc", "lot")
+        ):
+            cls = lot_class_of(epc, lot or "")
+            if cls:
+                found[epc] = cls
+    return found
 
 
 def _unresolved(raw: str, not_found: MedtraceError) -> Device:

@@ -24,13 +24,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from medtrace.alerts.models import AlertStatus
 from medtrace.alerts.services import alert_raise
 from medtrace.audit import services as audit
 from medtrace.errors import MedtraceError
+from medtrace.lib import udi
 from medtrace.masterdata.models import Material, MaterialSupplier, Product
 from medtrace.procurement.models import MaterialLot
 
@@ -212,6 +213,9 @@ def _supplier(key: str, gtin: str) -> tuple[dict[str, Any] | None, str]:
     """The supplier (name, GLN) and material name of a component lot: the receiving record
     (procurement), else the material's one approved source."""
     lot = MaterialLot.objects.select_related("supplier", "material").filter(epc=key).first()
+    if lot is None:
+        # Serialized parts received with this supplier lot (the class is nobody's own EPC).
+        lot = _serial_parts(key).select_related("supplier", "material").first()
     if lot is not None:
         s = lot.supplier
         return {"id": s.pk, "name": s.name, "gln": s.gln or None}, lot.material.name
@@ -232,6 +236,9 @@ def _reach(key: str) -> dict[str, Any]:
     components, who holds them, and the cases or pallets they are packed in."""
     from medtrace.trace.selectors import trace_forward
 
+    parts = list(_serial_parts(key).values_list("epc", flat=True))
+    if parts:
+        return _parts_reach(parts)
     try:
         result = trace_forward(id=key, user=None)
     except MedtraceError:
@@ -246,6 +253,40 @@ def _reach(key: str) -> dict[str, Any]:
             for h in result.summary[:MAX_LISTED]
         ],
         "containers": containers[:MAX_LISTED],
+    }
+
+
+def _serial_parts(key: str) -> QuerySet[MaterialLot]:
+    """The serialized parts received with the supplier lot ``key`` (a lot class URN)."""
+    try:
+        identity = udi.parse(key)
+    except (udi.UdiError, ValueError):
+        return MaterialLot.objects.none()
+    if not identity.gtin or not identity.lot or identity.serial:
+        return MaterialLot.objects.none()
+    return MaterialLot.objects.filter(
+        material__gtin=identity.gtin, lot=identity.lot, tracking="serial"
+    ).order_by("epc")
+
+
+def _parts_reach(parts: list[str]) -> dict[str, Any]:
+    """What serialized parts of one supplier lot reached now: one set-based forward walk from
+    all of them (the recall scope's own walk), grouped by holder."""
+    from medtrace.recalls.scope import walk
+
+    found = walk(parts).units
+    made = [u for u in found if u.kind == "product"]
+    holders: dict[tuple[str, str, str], int] = defaultdict(int)
+    for u in found:
+        holders[(u.holder_name, u.holder_gln, u.holder_role)] += 1
+    return {
+        "units_made": len(made),
+        "affected": len(found),
+        "holders": [
+            {"name": name or None, "gln": gln or None, "role": role or None, "count": n}
+            for (name, gln, role), n in sorted(holders.items(), key=lambda kv: -kv[1])[:MAX_LISTED]
+        ],
+        "containers": sorted({u.contained_in for u in found if u.contained_in})[:MAX_LISTED],
     }
 
 

@@ -140,7 +140,7 @@ def recall_response(period: Period) -> dict[str, Any]:
         .order_by("id")
     )
     real = [r for r in rows if not r[1]]
-    legs = {
+    legs: dict[str, list[tuple[datetime | None, datetime | None]]] = {
         "complaint_to_decision": [(r[2], r[3]) for r in real if r[2] is not None],
         "decision_to_all_notified": [(r[3], r[5]) for r in real],
         "all_notified_to_all_acknowledged": [(r[5], r[6]) for r in real],
