@@ -152,12 +152,13 @@ def require_approved(campaign: RecallCampaign, action: str) -> None:
 
 def notices_visible(user: User | None) -> QuerySet[RecallNotice]:
     """Staff with the view permission read every notice; a partner reads the real (non-drill)
-    notices addressed to its own party; anyone else none."""
+    notices addressed to its own party once they are sent (a draft is still ours to change);
+    anyone else none."""
     qs = RecallNotice.objects.select_related("campaign", "consignee")
     if user is None:
         return qs
     if is_partner(user):
-        return qs.filter(consignee_id=user.party_id, drill=False)
+        return qs.filter(consignee_id=user.party_id, drill=False, sent_at__isnull=False)
     if not user.has_perm(PERM_NOTICE_VIEW):
         raise PermissionDenied(
             _("You need the permission %(perm)s to read recall notices")

@@ -138,16 +138,8 @@ def recall_notices_create(*, campaign: RecallCampaign, user: User | None) -> lis
 
 def _deliver(notice: RecallNotice, user: User | None) -> None:
     """Deliver one sent notice (after commit). Never raises: a failure is a delivery row."""
-    if notice.drill:
-        NoticeDelivery.objects.create(
-            notice=notice,
-            channel=DeliveryChannel.PORTAL,
-            status=DeliveryStatus.SIMULATED,
-            recipient=notice.consignee.name,
-            attempted_at=now(),
-            detail=_("drill: nothing was delivered"),
-        )
-        return
+    # A drill goes through the same delivery code, which records every channel as
+    # "simulated" (with whom it would have reached) and sends nothing.
     try:
         delivery = importlib.import_module("medtrace.recalls.delivery")
     except ModuleNotFoundError:

@@ -283,7 +283,8 @@ def test_an_unknown_report_kind_is_refused_naming_the_kinds(recall: Any) -> None
 def test_a_hospital_downloads_its_own_notice_pdf_and_not_another_hospitals(
     recall: Any, api_client: Any
 ) -> None:
-    r, _campaign, notices = recall
+    r, campaign, notices = recall
+    services.recall_notices_send(campaign=campaign, user=r.qa)  # a draft is not theirs to see
     mine = api_client(r.d.hospital_user, scopes=["recall:ack"])
 
     own = mine.get(f"/api/v1/recall-notices/{notices['a'].number}/pdf")
