@@ -200,7 +200,7 @@ def test_the_cn_report_has_the_forms_fields_in_chinese_with_english(recall: Any)
     assert f["注册证编号/备案编号 Registration / filing no."] == r.w.device.nmpa_registration_no
     assert f["规格型号 Model / specification"] == "IP-9"
     assert f["批号 Lot numbers"] == "LOT-D"
-    assert f["召回级别 Recall level"] == "Level I (一级)"
+    assert f["召回级别 Recall level"] == "一级"  # the zh-Hans label of CnLevel.LEVEL_1
     assert f["召回原因 Reason for the recall"] == campaign.reason
     assert "4" in f["召回范围-数量 Scope: quantity"]
     assert f["召回编号 Recall number"] == campaign.number
