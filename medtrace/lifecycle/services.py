@@ -32,6 +32,21 @@ def next_number(kind: str) -> str:
     return f"{kind}-{year}-{counter.value:06d}"
 
 
+def next_numbers(kind: str, count: int) -> list[str]:
+    """``count`` consecutive document numbers of ``kind`` in one counter update (a recall's
+    holds on thousands of units), under the same row lock as ``next_number``."""
+    if count <= 0:
+        return []
+    year = timezone.localdate().year
+    with transaction.atomic():
+        DocumentCounter.objects.get_or_create(kind=kind, year=year)
+        counter = DocumentCounter.objects.select_for_update().get(kind=kind, year=year)
+        first = counter.value + 1
+        counter.value += count
+        counter.save(update_fields=["value"])
+    return [f"{kind}-{year}-{n:06d}" for n in range(first, first + count)]
+
+
 def _path(sha256: str) -> Path:
     return Path(settings.ATTACHMENT_DIR) / sha256[:2] / sha256
 

@@ -19,7 +19,7 @@ from medtrace.errors import PermissionDenied, SequenceViolation, ValidationFaile
 from medtrace.lib import udi
 from medtrace.lifecycle import events as ev
 from medtrace.lifecycle import rules
-from medtrace.lifecycle.services import next_number
+from medtrace.lifecycle.services import next_number, next_numbers
 
 from .models import Hold, HoldKind, Release, ReleaseItem
 
@@ -134,21 +134,29 @@ def place_holds(
     rules.check(rules.Step.HOLD, instances, field="targets")
     now = at or timezone.now()
     with transaction.atomic():
-        holds = []
-        for target, gtin, lot in [(t, "", "") for t in instances] + classes:
-            hold = Hold.objects.create(
-                number=next_number("HOLD"),
-                kind=kind,
-                target=target,
-                gtin=gtin,
-                lot=lot,
-                reason=reason,
-                source=source,
-                placed_at=now,
-                placed_by=user,
-            )
-            audit.record_create(hold, user=user, reason=reason)
-            holds.append(hold)
+        # Set-based: a recall may hold thousands of units at once. One counter update for the
+        # numbers, one bulk insert, one pass over the audit chain (same entries as one by one).
+        wanted = [(t, "", "") for t in instances] + classes
+        holds = Hold.objects.bulk_create(
+            [
+                Hold(
+                    number=number,
+                    kind=kind,
+                    target=target,
+                    gtin=gtin,
+                    lot=lot,
+                    reason=reason,
+                    source=source,
+                    placed_at=now,
+                    placed_by=user,
+                )
+                for number, (target, gtin, lot) in zip(
+                    next_numbers("HOLD", len(wanted)), wanted, strict=True
+                )
+            ],
+            batch_size=1000,
+        )
+        audit.record_create_many(holds, user=user, reason=reason)
         ev.emit(
             [
                 ev.object_event(

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from medtrace.accounts.models import User
@@ -39,7 +40,7 @@ from medtrace.errors import Conflict
 from medtrace.lib import clocks
 from medtrace.lifecycle.services import next_number
 from medtrace.quality.holds import HOLD_DISPOSITION, place_holds
-from medtrace.quality.models import HoldKind
+from medtrace.quality.models import Hold, HoldKind
 
 from . import scope as scoping
 from .common import (
@@ -146,15 +147,27 @@ def _hold(
         source=campaign.number,
     )
     by_target = {h.target: h for h in holds}
-    held = []
+    recalled = HOLD_DISPOSITION[HoldKind.RECALL]
+    # One UPDATE joining each frozen row to its new hold (bulk_update's CASE per row took
+    # seconds for a few thousand units). The holding event made them "recalled": the frozen
+    # state includes the recall's own first step, so a recompute does not report it as a change.
+    AffectedUnit.objects.filter(campaign=campaign, under_control=True, hold__isnull=True).update(
+        hold=Subquery(
+            Hold.objects.filter(  # lifted_at: the open-holds index on target
+                target=OuterRef("epc"),
+                source=campaign.number,
+                kind=HoldKind.RECALL,
+                lifted_at__isnull=True,
+            )
+            .order_by("-pk")
+            .values("pk")[:1]
+        ),
+        disposition=recalled,
+    )
     for row in rows:
         if row.under_control and row.epc in by_target:
             row.hold = by_target[row.epc]
-            # The holding event made it "recalled": the frozen state includes the recall's own
-            # first step, so a recompute does not report it as a change.
-            row.disposition = HOLD_DISPOSITION[HoldKind.RECALL]
-            held.append(row)
-    AffectedUnit.objects.bulk_update(held, ["hold", "disposition"], batch_size=1000)
+            row.disposition = recalled
 
 
 def recall_open(
