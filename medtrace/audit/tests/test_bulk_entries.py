@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from medtrace.audit import services as audit
@@ -26,7 +28,7 @@ def test_many_entries_at_once_chain_like_one_by_one_and_verify() -> None:
     assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + len(rows)))
     assert [e.object_id for e in entries] == [str(p.pk) for p in parties]
     assert all(e.reason == "bulk" and e.action == "create" for e in entries)
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in pairwise(rows))
     assert verify(ledger=False).ok
 
 
