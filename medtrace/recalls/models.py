@@ -66,7 +66,7 @@ class RecallDepth(models.TextChoices):
 
 class EffectivenessLevel(models.TextChoices):
     # 21 CFR 7.42(b)(3)
-    A = "A", _("Level A (100% of consignees)")
+    A = "A", _("Level A (all consignees)")
     B = "B", _("Level B (more than 10%, less than 100%)")
     C = "C", _("Level C (10%)")
     D = "D", _("Level D (2%)")

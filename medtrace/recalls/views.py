@@ -63,7 +63,8 @@ def _next_deadline(campaign: RecallCampaign, notice_due: Any) -> dict[str, Any]:
             continue
         if row.get("key") == "cn_recall_notify" and campaign.all_notified_at is not None:
             continue
-        candidates.append((due, _(row.get("label") or row.get("key") or "")))
+        label = row.get("label") or row.get("key") or ""
+        candidates.append((due, _(label) if label else ""))
     if notice_due is not None:
         candidates.append((notice_due, _("notify the consignees")))
     if campaign.status == CampaignStatus.CLOSED or not candidates:
@@ -314,7 +315,7 @@ def _deadline_rows(campaign: RecallCampaign) -> list[dict[str, Any]]:
             {
                 "key": row.get("key", ""),
                 "jurisdiction": row.get("jurisdiction", ""),
-                "label": _(row.get("label") or row.get("key") or ""),
+                "label": _(row["label"]) if row.get("label") else row.get("key", ""),
                 "basis": _(row["basis"]) if row.get("basis") else "",
                 # A clock whose calendar lacks the year: its error, never a guessed date.
                 "error": row.get("error", ""),
