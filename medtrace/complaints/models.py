@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ComplaintStatus(models.TextChoices):
@@ -65,7 +66,7 @@ class Complaint(models.Model):
     )
     channel = models.CharField(_("channel"), max_length=8, choices=ComplaintChannel.choices)
     received_at = models.DateTimeField(
-        _("received at"),
+        pgettext_lazy("complaint awareness time", "received at"),
         help_text=_("When we became aware of the complaint: the regulatory clocks start here."),
     )
     reported_by = models.ForeignKey(
@@ -118,7 +119,9 @@ class Complaint(models.Model):
     root_cause = models.TextField(_("root cause"), blank=True)
     # Reportability decision (justified either way).
     reportable = models.BooleanField(_("reportable"), null=True, blank=True)
-    reportability_justification = models.TextField(_("justification"), blank=True)
+    reportability_justification = models.TextField(
+        pgettext_lazy("complaint reportability decision", "justification"), blank=True
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("decided by"),
@@ -199,7 +202,7 @@ class ComplaintInvestigation(models.Model):
         Complaint, on_delete=models.PROTECT, related_name="investigations"
     )
     entry = models.TextField(_("entry"))
-    findings = models.TextField(_("findings"), blank=True)
+    findings = models.TextField(pgettext_lazy("complaint investigation", "findings"), blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("author"),

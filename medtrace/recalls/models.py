@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class CampaignStatus(models.TextChoices):
@@ -102,7 +103,9 @@ class RecallCampaign(models.Model):
         help_text=_("The complaint (or trend of complaints) that led to the recall, if any."),
     )
     # Scope: how it was named, the parameters as given plus what they resolved to.
-    scope_kind = models.CharField(_("scope"), max_length=16, choices=ScopeKind.choices)
+    scope_kind = models.CharField(
+        pgettext_lazy("recall scope", "scope"), max_length=16, choices=ScopeKind.choices
+    )
     scope = models.JSONField(_("scope parameters"), default=dict, blank=True)
     frozen_at = models.DateTimeField(_("scope frozen at"), null=True, blank=True)
     affected_count = models.PositiveIntegerField(_("affected units"), default=0)
@@ -435,9 +438,9 @@ class DeliveryChannel(models.TextChoices):
 
 
 class DeliveryStatus(models.TextChoices):
-    SENT = "sent", _("sent")
-    FAILED = "failed", _("failed")
-    SIMULATED = "simulated", _("simulated (drill)")
+    SENT = "sent", pgettext_lazy("notice delivery status", "sent")
+    FAILED = "failed", pgettext_lazy("notice delivery status", "failed")
+    SIMULATED = "simulated", pgettext_lazy("notice delivery status", "simulated (drill)")
 
 
 class NoticeDelivery(models.Model):
@@ -471,14 +474,18 @@ class EffectivenessCheck(models.Model):
         related_name="effectiveness_checks",
         verbose_name=_("recall"),
     )
-    level = models.CharField(_("level"), max_length=1, choices=EffectivenessLevel.choices)
+    level = models.CharField(
+        pgettext_lazy("effectiveness check level", "level"),
+        max_length=1,
+        choices=EffectivenessLevel.choices,
+    )
     percent = models.DecimalField(
         _("percent of consignees"), max_digits=5, decimal_places=2, null=True, blank=True
     )
     population = models.PositiveIntegerField(_("consignees"), default=0)
     planned_count = models.PositiveIntegerField(_("consignees to contact"), default=0)
     seed = models.CharField(_("sampling seed"), max_length=64, blank=True)
-    started_at = models.DateTimeField(_("started at"))
+    started_at = models.DateTimeField(pgettext_lazy("effectiveness check", "started at"))
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
