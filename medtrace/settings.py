@@ -152,6 +152,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "medtrace.audit",
     "medtrace.accounts",
     "medtrace.masterdata",
@@ -350,6 +352,32 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PUBLIC_URL = os.environ.get("MEDTRACE_PUBLIC_URL", "").strip().rstrip("/")
 # Seconds a webhook receiver has to answer before the delivery counts as failed.
 WEBHOOK_TIMEOUT = env_int("MEDTRACE_WEBHOOK_TIMEOUT", 5, minimum=1)
+
+# Background work (DESIGN §2, django-tasks). "database" (the default) queues tasks in the
+# database for `medtrace worker`; "immediate" runs each task at once in the process that queues
+# it (after the commit): a single-process install without a worker, and the test suite's
+# default (its worker tests choose the database backend themselves).
+_TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+_tasks_backend = os.environ.get("MEDTRACE_TASKS_BACKEND", "").strip() or (
+    "immediate" if "pytest" in sys.modules else "database"
+)
+if _tasks_backend not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"MEDTRACE_TASKS_BACKEND={_tasks_backend!r}: expected one of {', '.join(_TASK_BACKENDS)}"
+    )
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_tasks_backend]}}
+# The outbox (alerts/outbox.py): attempts before a message becomes a dead letter, the first
+# retry delay (doubling on each failure, up to the cap), and how long a worker may hold a message
+# before another worker takes it over (a worker that died mid-attempt).
+OUTBOX_MAX_ATTEMPTS = env_int("MEDTRACE_OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+OUTBOX_BACKOFF_SECONDS = env_int("MEDTRACE_OUTBOX_BACKOFF_SECONDS", 30, minimum=1)
+OUTBOX_BACKOFF_MAX_SECONDS = env_int("MEDTRACE_OUTBOX_BACKOFF_MAX_SECONDS", 6 * 3600, minimum=1)
+OUTBOX_LEASE_SECONDS = env_int("MEDTRACE_OUTBOX_LEASE_SECONDS", 120, minimum=1)
+# How often the worker sweeps for due outbox messages and runs the scheduled alert rules.
+WORKER_SWEEP_SECONDS = env_int("MEDTRACE_WORKER_SWEEP_SECONDS", 15, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -132,3 +132,102 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.party or self.system_name} → {self.url}"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    DELIVERED = "delivered", _("delivered")
+    DEAD = "dead", _("dead letter")
+
+
+class OutboxMessage(models.Model):
+    """One thing to send, written in the transaction of the change that caused it (DESIGN §4).
+
+    The worker (``medtrace worker``) claims a due message for a lease, runs its handler (a
+    webhook POST, an e-mail, an EPCIS subscription push ...) outside any transaction, and records
+    the attempt. A failed attempt is retried with exponential backoff until ``max_attempts``,
+    then the message is a dead letter, which an administrator can inspect and replay. A worker
+    killed mid-attempt leaves the lease to expire, and the next worker sends the message again:
+    delivery is at least once, and ``key`` (sent as the receiver's idempotency key) is the same
+    for every attempt, so a receiver recognises a duplicate.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    handler = models.CharField(_("handler"), max_length=64)
+    event_type = models.CharField(_("event type"), max_length=64)
+    target = models.CharField(_("target"), max_length=500, blank=True)
+    payload = models.JSONField(_("payload"), default=dict)
+    status = models.CharField(
+        _("status"), max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    max_attempts = models.PositiveIntegerField(_("maximum attempts"), default=8)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    worker_id = models.CharField(_("worker"), max_length=64, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        ordering = ["id"]
+        default_permissions = ("change", "view")
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx"),
+            models.Index(fields=["event_type", "status"], name="outbox_event_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.target or self.handler} ({self.status})"
+
+
+class OutboxAttempt(models.Model):
+    """One try at sending an outbox message: when, by which worker, and what happened. A row
+    with no ``finished_at`` is an attempt whose worker died before it could record the end."""
+
+    id = models.BigAutoField(primary_key=True)
+    message = models.ForeignKey(
+        OutboxMessage,
+        on_delete=models.PROTECT,
+        related_name="attempt_log",
+        verbose_name=_("message"),
+    )
+    number = models.PositiveIntegerField(_("attempt"))
+    worker_id = models.CharField(_("worker"), max_length=64, blank=True)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    ok = models.BooleanField(_("succeeded"), null=True)
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        verbose_name = _("outbox attempt")
+        verbose_name_plural = _("outbox attempts")
+        ordering = ["message_id", "number"]
+        default_permissions = ("view",)
+        constraints = [
+            models.UniqueConstraint(fields=["message", "number"], name="outbox_attempt_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}#{self.number}"
+
+
+class PeriodicRun(models.Model):
+    """When a periodic job of the worker (``alerts.schedule``) last ran, so that several workers
+    run it once per period between them, and a restarted worker knows what is due."""
+
+    name = models.CharField(_("job"), max_length=64, primary_key=True)
+    last_started_at = models.DateTimeField(_("last started at"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("last finished at"), null=True, blank=True)
+    last_result = models.TextField(_("last result"), blank=True)
+
+    class Meta:
+        verbose_name = _("periodic job")
+        verbose_name_plural = _("periodic jobs")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return self.name
