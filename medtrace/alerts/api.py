@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import Pagination
 from medtrace.errors import NotFound, PermissionDenied, ValidationFailed
 from medtrace.masterdata.models import Party
 
@@ -92,7 +93,7 @@ def _out(sub: WebhookSubscription) -> dict[str, object]:
 
 
 @router.get("/webhook-subscriptions", response=list[SubscriptionOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_subscriptions(
     request: HttpRequest, party_id: int | None = None
 ) -> list[dict[str, object]]:

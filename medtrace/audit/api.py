@@ -5,10 +5,11 @@ from datetime import datetime
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from ninja import Router, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import Pagination
 from medtrace.errors import NotFound, PermissionDenied
 
 from . import selectors
@@ -27,7 +28,7 @@ def _user(request: HttpRequest, scope: str = "audit:read") -> User:
 
 
 @router.get("/audit", response=list[AuditEntryOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_audit(
     request: HttpRequest,
     object_type: str | None = None,

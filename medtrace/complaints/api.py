@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import Pagination
 
 from . import common, selectors, services
 from .models import AdverseEvent, Complaint, SignalRule
@@ -270,7 +271,7 @@ def _complaint(user: User, number: str) -> Complaint:
 
 
 @router.get("/complaints", response=list[ComplaintSummary])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_complaints(
     request: HttpRequest,
     status: StatusName | None = None,
@@ -402,7 +403,7 @@ def create_adverse_event(request: HttpRequest, number: str, payload: AdverseEven
 
 
 @router.get("/adverse-events", response=list[AdverseEventOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_adverse_events(
     request: HttpRequest,
     status: Literal["open", "reported", "closed"] | None = None,
@@ -517,7 +518,7 @@ class SignalOut(Schema):
 
 
 @router.get("/signals", response=list[SignalOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_signals(
     request: HttpRequest, status: Literal["open", "closed"] | None = None
 ) -> list[dict[str, Any]]:

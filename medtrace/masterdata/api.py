@@ -12,11 +12,12 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Router, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import Pagination
 from medtrace.errors import PermissionDenied
 
 from . import selectors, services
@@ -91,7 +92,7 @@ def _boms(request: HttpRequest, qs: QuerySet[Bom] | None = None) -> QuerySet[Bom
 
 
 @router.get("/parties", response=list[PartyOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_parties(request: HttpRequest, role: str | None = None, q: str | None = None):
     _read(request, "party")
     return _parties(request, selectors.party_list(role=role, q=q))
@@ -152,7 +153,7 @@ def delete_party(request: HttpRequest, party_id: int) -> Status:
 
 
 @router.get("/locations", response=list[LocationOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_locations(
     request: HttpRequest,
     party_id: int | None = None,
@@ -196,7 +197,7 @@ def delete_location(request: HttpRequest, location_id: int) -> Status:
 
 
 @router.get("/products", response=list[ProductOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_products(
     request: HttpRequest,
     q: str | None = None,
@@ -257,7 +258,7 @@ def delete_product(request: HttpRequest, product_id: int) -> Status:
 
 
 @router.get("/materials", response=list[MaterialOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_materials(request: HttpRequest, q: str | None = None):
     _read(request, "material")
     return _materials(request, selectors.material_list(q=q))
@@ -318,7 +319,7 @@ def delete_material(request: HttpRequest, material_id: int) -> Status:
 
 
 @router.get("/boms", response=list[BomOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_boms(request: HttpRequest, product_id: int | None = None):
     _read(request, "bom")
     return _boms(request, selectors.bom_list(product_id=product_id))

@@ -19,12 +19,13 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import File, Form, Router, Status, UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ValidationError
 
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import Pagination
 from medtrace.errors import NotFound, PermissionDenied, ValidationFailed
 from medtrace.lifecycle.models import Attachment
 from medtrace.lifecycle.services import attachment_read
@@ -205,7 +206,7 @@ def _order(request: HttpRequest, user: User, order_id: int) -> PurchaseOrder:
 
 
 @router.get("/purchase-orders", response=list[PurchaseOrderListOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_purchase_orders(
     request: HttpRequest, status: str | None = None, supplier_id: int | None = None
 ) -> QuerySet[PurchaseOrder]:
@@ -342,7 +343,7 @@ def inspect_receipt_line_serials(
 
 
 @router.get("/material-lots", response=list[MaterialLotOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_material_lots(
     request: HttpRequest, status: str | None = None, material: str | None = None
 ) -> Any:

@@ -12,10 +12,11 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import Pagination
 
 from . import selectors_dhr as selectors
 from . import services_assembly, services_orders, services_records
@@ -78,7 +79,7 @@ def _order(request: HttpRequest, user: User, order_id: int) -> WorkOrder:
 
 
 @router.get("/work-orders", response=list[WorkOrderOut], tags=TAGS)
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_work_orders(
     request: HttpRequest,
     status: str | None = None,

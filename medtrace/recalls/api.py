@@ -14,12 +14,13 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
 from medtrace.audit.signatures import signatures_for
+from medtrace.core.pagination import Pagination
 from medtrace.errors import NotFound
 
 from . import selectors, services
@@ -334,7 +335,7 @@ def _check_out(check: EffectivenessCheck) -> dict[str, Any]:
 
 
 @router.get("/recalls", response=list[CampaignOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_recalls(
     request: HttpRequest,
     status: Literal["draft", "open", "closed"] | None = None,
@@ -376,7 +377,7 @@ def get_recall(request: HttpRequest, number: str) -> dict[str, Any]:
 
 
 @router.get("/recalls/{number}/units", response=list[UnitOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_units(
     request: HttpRequest,
     number: str,
@@ -505,7 +506,7 @@ def _notice(request: HttpRequest, number: str, *scopes: str) -> tuple[User, Reca
 
 
 @router.get("/recall-notices", response=list[NoticeOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_notices(
     request: HttpRequest, recall: str | None = None, status: str | None = None
 ) -> list[dict[str, Any]]:

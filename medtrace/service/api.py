@@ -11,11 +11,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import Pagination
 
 from . import selectors, services
 
@@ -109,7 +110,7 @@ def _user(request: HttpRequest, scope: str) -> User:
 
 
 @router.get("/implants", response=list[ImplantOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_implants(
     request: HttpRequest, unit: str | None = None, hospital_id: int | None = None
 ) -> list[dict[str, Any]]:
@@ -120,7 +121,7 @@ def list_implants(
 
 
 @router.post("/implants/search", response=list[ImplantOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def search_implants(request: HttpRequest, payload: SearchIn) -> list[dict[str, Any]]:
     """A patient's implants by ID number (exact match on a keyed blind index), masked."""
     user = _user(request, READ)

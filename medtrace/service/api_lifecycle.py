@@ -13,12 +13,13 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
 from medtrace.audit.signatures import signatures_for
+from medtrace.core.pagination import Pagination
 from medtrace.service import common, selectors, services
 from medtrace.service.models import (
     InstalledUnit,
@@ -195,7 +196,7 @@ def _installation(row: InstalledUnit) -> dict[str, Any]:
 
 
 @router.get("/installations", response=list[InstallationOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_installations(
     request: HttpRequest,
     unit: str | None = None,
@@ -442,7 +443,7 @@ def _visit(v: MaintenanceVisit) -> dict[str, Any]:
 
 
 @router.get("/maintenance-visits", response=list[VisitOut], by_alias=True)
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_visits(
     request: HttpRequest, unit: str | None = None, plan_id: int | None = None
 ) -> list[dict[str, Any]]:
@@ -599,7 +600,7 @@ def _ticket(t: ServiceTicket) -> dict[str, Any]:
 
 
 @router.get("/service-tickets", response=list[TicketOut], by_alias=True)
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_tickets(
     request: HttpRequest,
     status: Literal["open", "diagnosed", "in_repair", "testing", "resolved", "closed"]
@@ -735,7 +736,7 @@ def _scrap(r: ScrapRecord) -> dict[str, Any]:
 
 
 @router.get("/scrap", response=list[ScrapOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_scrap(request: HttpRequest, unit: str | None = None) -> list[dict[str, Any]]:
     user = _user(request, READ)
     return [_scrap(r) for r in selectors.scrap_list(user=user, unit=unit)]
