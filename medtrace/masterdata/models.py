@@ -8,7 +8,6 @@ product, positive BOM quantities); format rules live in `validators.py` and run 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -75,6 +74,21 @@ class Party(models.Model):
     contact_name = models.CharField(_("contact name"), max_length=100, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=40, blank=True)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    # Identifiers other regulators' UDI databases key a labeler by (exports: GUDID, EUDAMED).
+    duns = models.CharField(
+        _("DUNS number"),
+        max_length=9,
+        blank=True,
+        validators=[v.validate_duns],
+        help_text=_("9-digit D-U-N-S number of the labeler (FDA GUDID)."),
+    )
+    eudamed_srn = models.CharField(
+        _("EUDAMED SRN"),
+        max_length=20,
+        blank=True,
+        validators=[v.validate_srn],
+        help_text=_("Single registration number in EUDAMED, e.g. CN-MF-000012345."),
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -361,6 +375,14 @@ class PiElement(models.TextChoices):
     MANUFACTURED = "manufactured", _("Manufacturing date (11)")
 
 
+class MriSafety(models.TextChoices):
+    # FDA GUDID "MRI Safety Status" values (ASTM F2503 marking); NMPA 磁共振(MR)安全相关信息.
+    MR_SAFE = "mr_safe", _("MR safe")
+    MR_CONDITIONAL = "mr_conditional", _("MR conditional")
+    MR_UNSAFE = "mr_unsafe", _("MR unsafe")
+    NOT_LABELLED = "not_labelled", _("Labelling has no MRI safety information")
+
+
 class Product(models.Model):
     """A device model (规格型号) as registered with the regulator; its DIs hang below it."""
 
@@ -426,6 +448,74 @@ class Product(models.Model):
             "Which production identifiers the label carries: lot, serial, expiry, manufactured."
         ),
     )
+    # UDI database data (NMPA UDID per YY/T 1752/1753, FDA GUDID, EUDAMED), used by the DI
+    # exports. All optional: an export lists what is still missing instead of guessing.
+    trade_name = models.CharField(
+        _("trade name"), max_length=200, blank=True, help_text=_("商品名称 / brand name.")
+    )
+    catalog_number = models.CharField(
+        _("catalogue number"),
+        max_length=60,
+        blank=True,
+        help_text=_("产品货号或编号 / REF on the label."),
+    )
+    is_kit = models.BooleanField(
+        _("kit / procedure pack"), null=True, blank=True, help_text=_("是否为包类/组套类产品")
+    )
+    mri_safety = models.CharField(
+        _("MRI safety"), max_length=16, blank=True, choices=MriSafety.choices
+    )
+    sterilize_before_use = models.BooleanField(
+        _("sterilize before use"), null=True, blank=True, help_text=_("使用前是否需要进行灭菌")
+    )
+    sterilization_method = models.CharField(
+        _("sterilization method"),
+        max_length=120,
+        blank=True,
+        help_text=_("灭菌方式, e.g. ethylene oxide, irradiation, steam."),
+    )
+    max_reuses = models.PositiveIntegerField(
+        _("maximum number of reuses"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("最大重复使用次数; empty when unlimited or single use."),
+    )
+    direct_marking = models.BooleanField(
+        _("direct marking"),
+        null=True,
+        blank=True,
+        help_text=_("是否有本体直接标识: the UDI is marked on the device itself."),
+    )
+    direct_marking_di = models.CharField(
+        _("direct marking DI"),
+        max_length=24,
+        blank=True,
+        help_text=_("本体产品标识, when it differs from the unit DI."),
+    )
+    storage_conditions = models.CharField(
+        _("storage and handling conditions"),
+        max_length=300,
+        blank=True,
+        help_text=_("特殊存储或操作条件, e.g. 2-8 °C, keep dry."),
+    )
+    udi_published_on = models.DateField(
+        _("DI publication date"), null=True, blank=True, help_text=_("产品标识发布日期")
+    )
+    fda_product_code = models.CharField(
+        _("FDA product code"),
+        max_length=3,
+        blank=True,
+        validators=[v.validate_fda_product_code],
+        help_text=_("Three letters, e.g. FRN (GUDID)."),
+    )
+    basic_udi_di = models.CharField(
+        _("Basic UDI-DI"),
+        max_length=25,
+        blank=True,
+        validators=[v.validate_basic_udi_di],
+        help_text=_("EU MDR Basic UDI-DI (EUDAMED), up to 25 characters."),
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -450,6 +540,10 @@ class Product(models.Model):
             models.CheckConstraint(
                 condition=Q(issuing_agency__in=IssuingAgency.values),
                 name="product_issuing_agency_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(mri_safety="") | Q(mri_safety__in=MriSafety.values),
+                name="product_mri_safety_valid",
             ),
         ]
 
@@ -508,6 +602,10 @@ class Product(models.Model):
                 errors["nmpa_registration_no"] = _(
                     "A Class %(c)s device has a registration number (…械注…), not a filing number."
                 ) % {"c": self.risk_class}
+        if self.single_use and self.max_reuses:
+            errors["max_reuses"] = _("A single-use device has no number of reuses.")
+        if self.direct_marking_di and not self.direct_marking:
+            errors["direct_marking_di"] = _("A direct marking DI needs direct marking set to yes.")
         if self.implantable and self.tracking != TrackingMode.SERIAL:
             errors["tracking"] = _("Implantable devices must be serial-tracked.")
         if self.issuing_agency == IssuingAgency.GS1 and not self.gcp_length:
@@ -638,197 +736,12 @@ class ProductIdentifier(models.Model):
         return _LEVEL_ORDER.index(PackagingLevel(self.packaging_level))
 
 
-class MaterialKind(models.TextChoices):
-    COMPONENT = "component", _("Component")
-    RAW_MATERIAL = "raw_material", _("Raw material")
-    SUBASSEMBLY = "subassembly", _("Sub-assembly")
-    PACKAGING = "packaging", _("Packaging")
-
-
-class Material(models.Model):
-    """A purchased or made input: a component (often serialized) or a raw material (lot-tracked)."""
-
-    code = models.CharField(_("part number"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=200)
-    name_en = models.CharField(_("English name"), max_length=200, blank=True)
-    kind = models.CharField(_("kind"), max_length=16, choices=MaterialKind.choices)
-    tracking = models.CharField(_("tracking mode"), max_length=8, choices=TrackingMode.choices)
-    uom = models.CharField(
-        _("unit of measure"),
-        max_length=16,
-        default="EA",
-        help_text=_("UN/ECE Rec 20 code, e.g. EA, KGM, MTR, LTR."),
-    )
-    gtin = models.CharField(_("GTIN"), max_length=14, blank=True, validators=[v.validate_gtin14])
-    gcp_length = models.PositiveSmallIntegerField(
-        _("GS1 company prefix length"), null=True, blank=True, validators=[v.validate_gcp_length]
-    )
-    critical = models.BooleanField(
-        _("critical to quality"),
-        default=False,
-        help_text=_("Critical components need incoming inspection and per-unit genealogy."),
-    )
-    suppliers: models.ManyToManyField[Party, MaterialSupplier] = models.ManyToManyField(
-        Party, through="MaterialSupplier", related_name="supplied_materials"
-    )
-    active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
-    AUDIT_REASON_REQUIRED = True
-
-    class Meta:
-        verbose_name = _("material")
-        verbose_name_plural = _("materials")
-        ordering = ["code"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["gtin"], condition=~Q(gtin=""), name="material_gtin_unique"
-            ),
-            models.CheckConstraint(
-                condition=Q(tracking__in=TrackingMode.values), name="material_tracking_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(kind__in=MaterialKind.values), name="material_kind_valid"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.name}"
-
-    def clean(self) -> None:
-        if self.tracking == TrackingMode.SERIAL and self.uom != "EA":
-            raise ValidationError({"uom": _("A serial-tracked material is counted in EA.")})
-        if not re.fullmatch(r"[A-Z0-9]{2,3}", self.uom or ""):
-            raise ValidationError({"uom": _("Unit of measure is a UN/ECE Rec 20 code like EA.")})
-
-
-class MaterialSupplier(models.Model):
-    material = models.ForeignKey(Material, on_delete=models.PROTECT, related_name="sources")
-    supplier = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="material_sources")
-    supplier_part_no = models.CharField(_("supplier part number"), max_length=60, blank=True)
-    approved = models.BooleanField(_("approved"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
-    AUDIT_REASON_REQUIRED = True
-
-    class Meta:
-        verbose_name = _("material source")
-        verbose_name_plural = _("material sources")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["material", "supplier"], name="materialsupplier_unique"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.material.code} <- {self.supplier.name}"
-
-    def clean(self) -> None:
-        if self.supplier_id and self.supplier.role not in (
-            PartyRole.SUPPLIER,
-            PartyRole.MANUFACTURER,
-        ):
-            raise ValidationError(
-                {
-                    "supplier": _("%(name)s is a %(role)s, not a supplier.")
-                    % {"name": self.supplier.name, "role": self.supplier.get_role_display()}
-                }
-            )
-
-
-class BomStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    RELEASED = "released", _("Released")
-    OBSOLETE = "obsolete", _("Obsolete")
-
-
-class Bom(models.Model):
-    """A versioned bill of materials. A released BOM is frozen: changes need a new version."""
-
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="boms")
-    version = models.CharField(_("version"), max_length=20)
-    status = models.CharField(
-        _("status"), max_length=10, choices=BomStatus.choices, default=BomStatus.DRAFT
-    )
-    effective_from = models.DateField(_("effective from"), null=True, blank=True)
-    note = models.TextField(_("change note"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
-
-    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
-    AUDIT_REASON_REQUIRED = True
-
-    class Meta:
-        verbose_name = _("BOM")
-        verbose_name_plural = _("BOMs")
-        ordering = ["product_id", "version"]
-        constraints = [
-            models.UniqueConstraint(fields=["product", "version"], name="bom_product_version"),
-            models.CheckConstraint(
-                condition=Q(status__in=BomStatus.values), name="bom_status_valid"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.product} BOM {self.version}"
-
-    def signature_content(self) -> dict[str, object]:
-        """What a BOM signature covers: the structure, not its lifecycle status."""
-        return {
-            "product_id": self.product_id,
-            "version": self.version,
-            "effective_from": self.effective_from.isoformat() if self.effective_from else None,
-            "note": self.note,
-            "lines": [
-                {"material_id": m, "quantity": str(q), "position": p}
-                for m, q, p in self.lines.order_by("position", "id").values_list(
-                    "material_id", "quantity", "position"
-                )
-            ],
-        }
-
-
-class BomLine(models.Model):
-    bom = models.ForeignKey(Bom, on_delete=models.PROTECT, related_name="lines")
-    material = models.ForeignKey(Material, on_delete=models.PROTECT, related_name="bom_lines")
-    quantity = models.DecimalField(
-        _("quantity"),
-        max_digits=12,
-        decimal_places=4,
-        validators=[MinValueValidator(Decimal("0.0001"))],
-    )
-    position = models.CharField(_("position / reference"), max_length=40, blank=True)
-
-    # Regulated records (DMR, registrations, approved suppliers): a change needs a reason.
-    AUDIT_REASON_REQUIRED = True
-
-    class Meta:
-        verbose_name = _("BOM line")
-        verbose_name_plural = _("BOM lines")
-        ordering = ["bom_id", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["bom", "material"], name="bomline_unique_material"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="bomline_quantity_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.material.code} x {self.quantity}"
-
-    def clean(self) -> None:
-        if (
-            self.material_id
-            and self.material.tracking == TrackingMode.SERIAL
-            and self.quantity is not None
-            and self.quantity != int(self.quantity)
-        ):
-            raise ValidationError(
-                {
-                    "quantity": _(
-                        "%(code)s is serial-tracked: the quantity must be a whole number."
-                    )
-                    % {"code": self.material.code}
-                }
-            )
+# Materials and BOMs live in their own module; they are this app's models all the same.
+from .models_materials import (  # noqa: E402, F401
+    Bom,
+    BomLine,
+    BomStatus,
+    Material,
+    MaterialKind,
+    MaterialSupplier,
+)

@@ -63,6 +63,8 @@ class PartyIn(StrictIn):
     contact_name: str = ""
     contact_phone: str = ""
     contact_email: str = ""
+    duns: str = Field("", description="9-digit D-U-N-S number (FDA GUDID labeler)")
+    eudamed_srn: str = Field("", description="EUDAMED single registration number")
     licences: list[LicenceIn] = []
 
 
@@ -86,6 +88,8 @@ class PartyPatch(StrictIn):
     contact_name: str | None = None
     contact_phone: str | None = None
     contact_email: str | None = None
+    duns: str | None = None
+    eudamed_srn: str | None = None
     active: bool | None = None
 
 
@@ -105,6 +109,8 @@ class PartyOut(Schema):
     contact_name: str
     contact_phone: str
     contact_email: str
+    duns: str
+    eudamed_srn: str
     active: bool
     licences: list[LicenceOut]
     created_at: datetime
@@ -184,6 +190,21 @@ class ProductIn(StrictIn):
     classification_code: str = ""
     gmdn_code: str = ""
     nhsa_code: str = ""
+    trade_name: str = ""
+    catalog_number: str = ""
+    is_kit: bool | None = None
+    mri_safety: str = Field(
+        "", description="mr_safe, mr_conditional, mr_unsafe, not_labelled, or empty"
+    )
+    sterilize_before_use: bool | None = None
+    sterilization_method: str = ""
+    max_reuses: int | None = None
+    direct_marking: bool | None = None
+    direct_marking_di: str = ""
+    storage_conditions: str = ""
+    udi_published_on: date | None = None
+    fda_product_code: str = ""
+    basic_udi_di: str = ""
 
 
 class ProductPatch(StrictIn):
@@ -210,6 +231,19 @@ class ProductPatch(StrictIn):
     active: bool | None = None
     issuing_agency: str | None = None
     tracking: str | None = None
+    trade_name: str | None = None
+    catalog_number: str | None = None
+    is_kit: bool | None = None
+    mri_safety: str | None = None
+    sterilize_before_use: bool | None = None
+    sterilization_method: str | None = None
+    max_reuses: int | None = None
+    direct_marking: bool | None = None
+    direct_marking_di: str | None = None
+    storage_conditions: str | None = None
+    udi_published_on: date | None = None
+    fda_product_code: str | None = None
+    basic_udi_di: str | None = None
 
 
 class ProductOut(Schema):
@@ -234,6 +268,19 @@ class ProductOut(Schema):
     gmdn_code: str
     nhsa_code: str
     udi_pi_elements: list[str]
+    trade_name: str
+    catalog_number: str
+    is_kit: bool | None
+    mri_safety: str
+    sterilize_before_use: bool | None
+    sterilization_method: str
+    max_reuses: int | None
+    direct_marking: bool | None
+    direct_marking_di: str
+    storage_conditions: str
+    udi_published_on: date | None
+    fda_product_code: str
+    basic_udi_di: str
     active: bool
     identifiers: list[IdentifierOut]
 

@@ -79,6 +79,8 @@ PARTY_FIELDS = {
     "contact_name",
     "contact_phone",
     "contact_email",
+    "duns",
+    "eudamed_srn",
     "active",
 }
 LICENCE_FIELDS = {"kind", "number", "issuer", "scope", "issued_on", "expires_on", "scan_id"}
@@ -93,6 +95,22 @@ LOCATION_FIELDS = {
     "address",
     "active",
 }
+# The UDI database data of a product (exports to NMPA UDID, GUDID, EUDAMED).
+UDI_DATA_FIELDS = (
+    "trade_name",
+    "catalog_number",
+    "is_kit",
+    "mri_safety",
+    "sterilize_before_use",
+    "sterilization_method",
+    "max_reuses",
+    "direct_marking",
+    "direct_marking_di",
+    "storage_conditions",
+    "udi_published_on",
+    "fda_product_code",
+    "basic_udi_di",
+)
 PRODUCT_FIELDS = {
     "manufacturer_id",
     "name",
@@ -112,6 +130,7 @@ PRODUCT_FIELDS = {
     "gmdn_code",
     "nhsa_code",
     "udi_pi_elements",
+    *UDI_DATA_FIELDS,
     "active",
 }
 IDENTIFIER_FIELDS = {"packaging_level", "di", "quantity"}

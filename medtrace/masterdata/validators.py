@@ -23,6 +23,13 @@ NHSA_CODE_RE = re.compile(r"^C\d{19}$")
 # 医疗器械分类目录 (2017) code, e.g. 14-02-01; older catalogue 68xx codes are accepted too.
 NMPA_CLASS_RE = re.compile(r"^(\d{2}(-\d{2}){1,2}|68\d{2})$")
 GMDN_RE = re.compile(r"^\d{5}$")
+DUNS_RE = re.compile(r"^\d{9}$")
+# EUDAMED single registration number: country, actor type, 9 digits (e.g. CN-MF-000012345).
+SRN_RE = re.compile(r"^[A-Z]{2}-(MF|AR|IM|PR)-\d{9}$")
+FDA_PRODUCT_CODE_RE = re.compile(r"^[A-Z]{3}$")
+# A Basic UDI-DI is built like a GS1 GMN (AI 8013) or an HIBC/ICCBBA/IFA key: up to 25
+# characters of capitals, digits and a few separators.
+BASIC_UDI_DI_RE = re.compile(r"^[A-Z0-9][A-Z0-9.+\-/]{0,24}$")
 # Unified social credit code (统一社会信用代码), GB 32100-2015.
 USCC_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -117,4 +124,34 @@ def validate_gcp_length(value: int) -> None:
         raise ValidationError(
             _("A GS1 company prefix has 4 to 12 digits; got %(v)d.") % {"v": value},
             code="gcp_length_range",
+        )
+
+
+def validate_duns(value: str) -> None:
+    if not DUNS_RE.fullmatch(value):
+        raise ValidationError(_("A DUNS number has 9 digits; got %(v)r.") % {"v": value})
+
+
+def validate_srn(value: str) -> None:
+    if not SRN_RE.fullmatch(value):
+        raise ValidationError(
+            _("An EUDAMED SRN looks like CN-MF-000012345 (country, actor type, 9 digits).")
+        )
+
+
+def validate_fda_product_code(value: str) -> None:
+    if not FDA_PRODUCT_CODE_RE.fullmatch(value):
+        raise ValidationError(
+            _("An FDA product code is 3 capital letters, e.g. FRN; got %(v)r.") % {"v": value}
+        )
+
+
+def validate_basic_udi_di(value: str) -> None:
+    if not BASIC_UDI_DI_RE.fullmatch(value):
+        raise ValidationError(
+            _(
+                "A Basic UDI-DI has 1 to 25 capitals, digits or . + - /, e.g. "
+                "69012340000IP9XY; got %(v)r."
+            )
+            % {"v": value}
         )
