@@ -54,15 +54,138 @@ class Alert(models.Model):
         _("status"), max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN
     )
     created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    # Raised by a rule (``rules.fire``): the same (kind, dedupe_key) is never open twice.
+    dedupe_key = models.CharField(_("deduplication key"), max_length=200, blank=True)
+    # Lifecycle (``lifecycle.py``): each step is audited with its reason.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_alerts",
+        verbose_name=_("assigned to"),
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolution = models.TextField(_("resolution"), blank=True)
+    dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("dismissed by"),
+    )
+    dismiss_reason = models.TextField(_("why it is a false alarm"), blank=True)
 
     class Meta:
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["recipient_role", "status"], name="alert_role_idx")]
+        indexes = [
+            models.Index(fields=["recipient_role", "status"], name="alert_role_idx"),
+            models.Index(fields=["recipient_user", "status"], name="alert_user_idx"),
+            models.Index(fields=["assigned_to", "status"], name="alert_assignee_idx"),
+            models.Index(fields=["kind", "created_at"], name="alert_kind_idx"),
+        ]
+        constraints = [
+            # A rule never has two live alerts for the same thing (two evaluators racing
+            # included): the second insert fails, and ``rules.fire`` returns None.
+            models.UniqueConstraint(
+                fields=["kind", "dedupe_key"],
+                condition=Q(status__in=["open", "acknowledged"]) & ~Q(dedupe_key=""),
+                name="alert_live_dedupe_uniq",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class AlertRuleKind(models.TextChoices):
+    QC_FAILURE = "qc_failure", _("QC failure")
+    COMPLAINT_CLUSTER = "complaint_cluster", _("complaint cluster")
+    EXPIRY_STOCK = "expiry_stock", _("expiry of stock")
+    EXPIRY_INSTALLED = "expiry_installed", _("expiry in the installed base")
+    MAINTENANCE_DUE = "maintenance_due", _("maintenance or calibration due")
+    RECALL_UNACKNOWLEDGED = "recall_unacknowledged", _("recall notice unacknowledged")
+    YIELD_OUT_OF_CONTROL = "yield_out_of_control", _("yield out of control")
+    AUDIT_CHAIN_FAILED = "audit_chain_failed", _("audit-chain verification failed")
+    DUPLICATE_SCAN = "duplicate_scan", _("unit scanned in two places")
+
+
+class AlertRule(models.Model):
+    """The configuration of one alert rule (one row per kind; ``rules.py`` has the contract).
+
+    ``threshold`` and ``window`` mean what the kind says (``rules.SPECS``): days ahead for an
+    expiry, a count of complaints, sigmas for yield, minutes between two scans. ``params``
+    holds the kind's other settings. Alerts go to ``recipient_role`` and/or ``recipient_user``;
+    with ``email`` on, the recipients also get an e-mail (through the outbox).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(_("rule"), max_length=32, choices=AlertRuleKind.choices, unique=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    severity = models.CharField(
+        _("severity"), max_length=8, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
+    )
+    threshold = models.DecimalField(
+        _("threshold"), max_digits=12, decimal_places=3, null=True, blank=True
+    )
+    window = models.DurationField(_("window"), null=True, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    recipient_role = models.CharField(_("recipient role"), max_length=32, blank=True)
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recipient user"),
+    )
+    email = models.BooleanField(_("e-mail the recipients"), default=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("updated by"),
+    )
+
+    class Meta:
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
+        ordering = ["id"]
+        default_permissions = ("change", "view")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(recipient_role="") | Q(recipient_user__isnull=False),
+                name="alertrule_has_recipient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.get_kind_display())
 
 
 class WebhookSubscription(models.Model):

@@ -38,10 +38,19 @@ def jobs() -> dict[str, tuple[timedelta, Job]]:
 
 
 def _load_jobs() -> None:
-    # Jobs live with the apps that own them; importing registers them.
+    # Jobs live with the apps that own them; importing registers them. The rule evaluators are
+    # the ``medtrace.alerts.rules_*`` modules.
     import importlib
+    import pkgutil
 
-    for module in ("medtrace.alerts.rules",):
+    from medtrace import alerts
+
+    evaluators = sorted(
+        f"medtrace.alerts.{m.name}"
+        for m in pkgutil.iter_modules(alerts.__path__)
+        if m.name.startswith("rules_")
+    )
+    for module in ("medtrace.alerts.rules", *evaluators):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

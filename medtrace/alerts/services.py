@@ -23,6 +23,7 @@ def alert_raise(
     evidence: dict[str, Any] | None = None,
     object_type: str = "",
     object_id: str = "",
+    dedupe_key: str = "",
 ) -> Alert:
     if not recipient_role and recipient_user is None:
         raise ValueError("an alert needs a recipient role or user")
@@ -36,6 +37,7 @@ def alert_raise(
         evidence=evidence or {},
         object_type=object_type,
         object_id=object_id,
+        dedupe_key=dedupe_key[:200],
     )
     audit.record_create(alert)  # raised by the system, in the transaction of its cause
     return alert
