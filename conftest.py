@@ -27,6 +27,19 @@ def pytest_configure(config: Any) -> None:
     connection_created.connect(_allow_ledger_truncate, dispatch_uid="medtrace_tests_truncate")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: Any
+) -> None:
+    """SQLite tests use a file database in this run's temporary directory (per xdist worker),
+    not shared memory: a real worker process (alerts/tests/test_worker.py) must open it too."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.getbasetemp() / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _english_outside_requests() -> Any:
     """Service-level messages in tests are English; requests still pick their own language."""

@@ -25,6 +25,7 @@ alone says how to send it, and a new kind of message needs no change here.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import random
 import socket
@@ -71,9 +72,17 @@ def handlers() -> dict[str, Handler]:
     return dict(_HANDLERS)
 
 
+# The modules whose ``@handler`` functions send outbox messages: they live with the apps that
+# own what they send, and importing one registers its handlers.
+HANDLER_MODULES = (
+    "medtrace.alerts.channels",
+    "medtrace.recalls.delivery",
+)
+
+
 def _load_handlers() -> None:
-    # The handlers live with the apps that own what they send; importing registers them.
-    from . import channels  # noqa: F401
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
 
 
 # Writing ---------------------------------------------------------------------------------------

@@ -13,16 +13,19 @@
 When the I/O happens. E-mail and webhook I/O never run inside a database transaction: a notice
 whose transaction rolls back must not have been e-mailed, and a slow mail server must not hold
 row locks. So ``deliver_notice`` writes each e-mail and webhook row first, as ``failed`` with the
-detail ``QUEUED`` ("not attempted yet"), and registers the attempt with
-``transaction.on_commit``. The attempt (``email_attempt`` / ``webhook_attempt``) claims the row,
-does the I/O, and updates the row to ``sent`` or ``failed`` with what happened (the server's
-answer, the error). So the row always tells the truth: a process that dies before the attempt
-leaves "failed: not attempted yet", never a false "sent". (A ``pending`` status would say this
-more plainly; NoticeDelivery has none, so "failed" plus the detail carries it.)
+detail ``QUEUED`` ("not attempted yet"), and queues an outbox message for it in the same
+transaction (handlers ``recall.email`` / ``recall.webhook``, alerts/outbox.py). After the commit
+the worker (or, with the immediate task backend, the same process) claims the row, does the I/O,
+and updates the row to ``sent`` or ``failed`` with what happened (the server's answer, the
+error). So the row always tells the truth: a process that dies before the attempt leaves
+"failed: not attempted yet", never a false "sent". (A ``pending`` status would say this more
+plainly; NoticeDelivery has none, so "failed" plus the detail carries it.)
 
-Retrying is calling ``deliver_notice`` again: targets already ``sent`` are skipped, rows still
-queued are attempted, the rest get a new attempt row (each row is one attempt). The attempt
-functions take ids only, so an outbox worker (issue 7) can call them for queued rows.
+Retrying is the outbox's: a failed attempt is tried again with exponential backoff, each try a
+new attempt row, until the target is reached or the message becomes a dead letter (an alert to
+the administrator, who can replay it). Calling ``deliver_notice`` again also works: targets
+already ``sent`` are skipped, rows still queued keep their one outbox message, the rest get a new
+attempt row.
 
 Idempotency. A webhook's ``Idempotency-Key`` is ``<notice number>:webhook:<subscription id>``:
 the same for every attempt to deliver that notice to that receiver, so a receiver that processed
@@ -34,10 +37,8 @@ reached.
 
 from __future__ import annotations
 
-import logging
 import smtplib
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -47,8 +48,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from medtrace.accounts.models import User
-from medtrace.alerts import webhooks
-from medtrace.alerts.models import WebhookSubscription
+from medtrace.alerts import outbox, webhooks
+from medtrace.alerts.models import OutboxMessage, OutboxStatus, WebhookSubscription
 from medtrace.audit import services as audit
 from medtrace.errors import Conflict, ValidationFailed
 
@@ -63,8 +64,6 @@ from .models import (
     NoticeStatus,
     RecallNotice,
 )
-
-log = logging.getLogger(__name__)
 
 EVENT = "recall.notice"
 CHANNELS = (DeliveryChannel.PORTAL, DeliveryChannel.EMAIL, DeliveryChannel.WEBHOOK)
@@ -190,7 +189,7 @@ def _record(notice: RecallNotice, wanted: list[str], user: User | None) -> list[
                 detail=QUEUED,
             )
             rows.append(row)
-            transaction.on_commit(partial(_run, email_attempt, delivery_id=row.pk, user_id=user_id))
+            _queue(row, "recall.email", user_id=user_id)
     if DeliveryChannel.WEBHOOK in wanted:
         for sub in webhooks.subscriptions_for(party=consignee, event=EVENT):
             if _delivered(notice, DeliveryChannel.WEBHOOK, sub.url):
@@ -204,16 +203,23 @@ def _record(notice: RecallNotice, wanted: list[str], user: User | None) -> list[
                 detail=QUEUED,
             )
             rows.append(row)
-            transaction.on_commit(
-                partial(
-                    _run,
-                    webhook_attempt,
-                    delivery_id=row.pk,
-                    subscription_id=sub.pk,
-                    user_id=user_id,
-                )
-            )
+            _queue(row, "recall.webhook", user_id=user_id, subscription_id=sub.pk)
     return rows
+
+
+def _queue(row: NoticeDelivery, handler: str, **payload: Any) -> None:
+    """Queue the attempt of ``row`` in the outbox, in this transaction (once per queued row)."""
+    pending = OutboxMessage.objects.filter(
+        handler=handler, status=OutboxStatus.PENDING, payload__delivery_id=row.pk
+    )
+    if pending.exists():
+        return
+    outbox.emit(
+        handler,
+        event_type=EVENT,
+        payload={"delivery_id": row.pk, **payload},
+        target=row.recipient,
+    )
 
 
 def _simulate(notice: RecallNotice, wanted: list[str], user: User | None) -> list[NoticeDelivery]:
@@ -249,14 +255,68 @@ def _simulate(notice: RecallNotice, wanted: list[str], user: User | None) -> lis
 # Attempts (after commit, or from a worker) -----------------------------------------------------
 
 
-def _run(attempt: Any, *, user_id: int | None, **ids: int) -> None:
-    """Run one attempt after commit; an attempt records its own failures, and an unexpected
-    error must not break the caller's request (the row stays queued, the log says why)."""
-    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
-    try:
-        attempt(user=user, **ids)
-    except Exception:
-        log.exception("recall notice delivery %s failed unexpectedly", ids)
+class DeliveryFailed(Exception):
+    """The attempt failed; the outbox retries it with backoff (a new attempt row each time)."""
+
+
+def _attempt_row(delivery_id: int, user: User | None) -> NoticeDelivery | None:
+    """The row to attempt for the outbox message of ``delivery_id``: that row while it is
+    still queued; after a failed attempt (or one whose worker died), a new queued row for the
+    same target; None once the target has been reached."""
+    first = NoticeDelivery.objects.select_related("notice").get(pk=delivery_id)
+    notice, channel, recipient = first.notice, first.channel, first.recipient
+    if _delivered(notice, channel, recipient):
+        return None
+    queued = _queued(notice, channel, recipient)
+    if queued is not None:
+        return queued
+    with transaction.atomic():
+        return _create(
+            notice,
+            user,
+            channel=channel,
+            status=DeliveryStatus.FAILED,
+            recipient=recipient,
+            detail=QUEUED,
+        )
+
+
+def _outcome(row: NoticeDelivery) -> str:
+    if row.status != DeliveryStatus.SENT:
+        raise DeliveryFailed(row.detail)
+    return row.detail
+
+
+def _payload_user(message: OutboxMessage) -> User | None:
+    user_id = message.payload.get("user_id")
+    return User.objects.filter(pk=user_id).first() if user_id is not None else None
+
+
+@outbox.handler("recall.email")
+def _email_handler(message: OutboxMessage) -> str:
+    user = _payload_user(message)
+    row = _attempt_row(message.payload["delivery_id"], user)
+    if row is None:
+        return _("already delivered")
+    return _outcome(email_attempt(delivery_id=row.pk, user=user))
+
+
+@outbox.handler("recall.webhook")
+def _webhook_handler(message: OutboxMessage) -> str:
+    user = _payload_user(message)
+    sub = WebhookSubscription.objects.filter(pk=message.payload["subscription_id"]).first()
+    if sub is None or not sub.active:
+        # Recorded on the delivery row too, so the recall's delivery list says why.
+        row = _attempt_row(message.payload["delivery_id"], user)
+        if row is not None:
+            webhook_attempt(
+                delivery_id=row.pk, subscription_id=message.payload["subscription_id"], user=user
+            )
+        raise outbox.Permanent(_("the webhook subscription was removed or deactivated"))
+    row = _attempt_row(message.payload["delivery_id"], user)
+    if row is None:
+        return _("already delivered")
+    return _outcome(webhook_attempt(delivery_id=row.pk, subscription_id=sub.pk, user=user))
 
 
 def _claim(delivery_id: int) -> tuple[NoticeDelivery, dict[str, Any]] | None:
