@@ -170,6 +170,7 @@ INSTALLED_APPS = [
     "medtrace.service",
     "medtrace.complaints",
     "medtrace.recalls",
+    "medtrace.imports",
     "medtrace.web",
 ]
 
