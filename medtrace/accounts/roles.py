@@ -282,6 +282,16 @@ ROLE_PERMISSIONS[Role.ADMIN] += (
 )
 
 
+# Alerts (issue 7 item 2): everyone reads the alert rules' settings (why an alert reached them);
+# QA/RA and the administrator change them. The administrator inspects and replays the outbox's
+# dead letters. Acting on an alert follows whom it is addressed to (alerts/lifecycle.py).
+for _role in Role:
+    ROLE_PERMISSIONS[_role] += ("alerts.view_alertrule",)
+    if _role in (Role.QA_RA, Role.ADMIN):
+        ROLE_PERMISSIONS[_role] += ("alerts.change_alertrule",)
+ROLE_PERMISSIONS[Role.ADMIN] += ("alerts.change_outboxmessage",)
+
+
 # Recalls (issue 6 item 4): every department and the auditor read campaigns, affected units,
 # notices and effectiveness checks (a recall needs everyone's eyes); QA/RA (and the
 # administrator) run them: scope, classification and approval (e-signed), notices,
@@ -355,6 +365,14 @@ for _role in Role:
     if _role in (Role.SALES, Role.SERVICE):
         ROLE_PERMISSIONS[_role] += _COMPLAINT_INTAKE
 
+
+# Imports (issue 7 item 4): a master-data import needs the same add permissions as entering the
+# records one by one (checked per kind); importing legacy serial histories into the ledger is
+# QA/RA's (and the administrator's) data migration. Everyone sees their own import jobs; QA/RA,
+# the auditor and the administrator see all of them.
+ROLE_PERMISSIONS[Role.QA_RA] += ("imports.import_history", "imports.view_importjob")
+ROLE_PERMISSIONS[Role.AUDITOR] += ("imports.view_importjob",)
+ROLE_PERMISSIONS[Role.ADMIN] += ("imports.import_history", "imports.view_importjob")
 
 def sync_roles(apps: Apps | None = None, *, verbosity: int = 0) -> None:
     """Create the department groups and set their permissions to exactly ROLE_PERMISSIONS.

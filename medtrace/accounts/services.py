@@ -58,6 +58,9 @@ KNOWN_SCOPES = frozenset(
         "complaints:submit",
         # After-sales and recall KPIs (issue 6): company-wide figures, internal only.
         "kpis:read",
+        # Imports (issue 7): upload CSV/XLSX files of master data or legacy histories and follow
+        # the import jobs (internal staff and systems only).
+        "imports:write",
     }
 )
 # What a partner's token may carry: the reads that partner scoping (accounts/scoping.py) limits
