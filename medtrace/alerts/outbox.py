@@ -26,6 +26,7 @@ alone says how to send it, and a new kind of message needs no change here.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import random
 import socket
@@ -36,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -124,7 +126,7 @@ def emit_many(
                 handler=handler_name,
                 event_type=event_type,
                 target=target[:500],
-                payload=dict(payload),
+                payload=_json(payload),
                 max_attempts=max_attempts or settings.OUTBOX_MAX_ATTEMPTS,
                 next_attempt_at=now,
             )
@@ -143,6 +145,12 @@ def emit_many(
         created = list(OutboxMessage.objects.filter(key__in=keys).order_by("pk"))
     transaction.on_commit(kick)
     return created
+
+
+def _json(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload as plain JSON data (dates as ISO 8601, decimals as strings): stored exactly
+    as it will be sent, whatever types the caller used."""
+    return json.loads(json.dumps(dict(payload), cls=DjangoJSONEncoder))
 
 
 def publish(

@@ -54,7 +54,7 @@ ROTATION_GRACE = timedelta(hours=24)
 MAX_GRACE = timedelta(days=30)
 SECRET_PREFIX = "whsec_"
 # The events a subscription may name; "*" is every event, present and future.
-EVENT_TYPES = ("recall.notice", "alert.raised")
+EVENT_TYPES = ("recall.notice", "alert.raised", "shipment.shipped", "shipment.received")
 ANY_EVENT = "*"
 
 

@@ -32,6 +32,7 @@ from medtrace.lifecycle import events as ev
 from medtrace.lifecycle import rules
 from medtrace.lifecycle.services import next_number, own_party
 
+from . import notify
 from .models import (
     ReceiptChannel,
     SalesOrder,
@@ -244,6 +245,7 @@ def _reconcile(
         if missing or extra:
             _discrepancy_alert(shipment, receipt)
         _order_closed_if_delivered(shipment.sales_order_id, user=user)
+        notify.shipment_received(receipt)
         out.append(receipt)
     return out
 

@@ -38,6 +38,7 @@ from medtrace.masterdata.models import (
     Party,
 )
 
+from . import notify
 from .models import (
     SalesOrder,
     SalesOrderStatus,
@@ -376,6 +377,7 @@ def shipment_create(
             user=user,
         )
         _order_progress(locked, user=user)
+        notify.shipment_shipped(shipment)
     return shipment
 
 
