@@ -34,9 +34,12 @@ var/medtrace.env:
 migrate: install var/medtrace.env
 	MEDTRACE_DEBUG=1 $(BIN)/medtrace migrate --noinput
 
+# The background worker (outbox: webhooks, e-mail, EPCIS subscriptions; periodic alert rules)
+# runs beside the web server and stops with it.
 run: migrate
 	MEDTRACE_DEBUG=1 $(BIN)/medtrace demo --if-empty
-	MEDTRACE_DEBUG=1 $(BIN)/medtrace runserver $(HOST):$(PORT)
+	MEDTRACE_DEBUG=1 $(BIN)/medtrace worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT; \
+	  MEDTRACE_DEBUG=1 $(BIN)/medtrace runserver $(HOST):$(PORT)
 
 demo: migrate
 	MEDTRACE_DEBUG=1 $(BIN)/medtrace demo

@@ -385,6 +385,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("MEDTRACE_LOG_LEVEL", "INFO")},
-    # django-axes logs every login at INFO; lockouts (WARNING) are what an operator needs.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # django-axes logs every login at INFO; lockouts (WARNING) are what an operator needs. The
+    # task worker logs every task start and end at INFO (the sweep runs every few seconds);
+    # failures are logged as warnings, and the outbox keeps every attempt on record.
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "django_tasks": {"level": "WARNING"},
+        "django_tasks_db": {"level": "WARNING"},
+        "django.tasks": {"level": "WARNING"},
+    },
 }
