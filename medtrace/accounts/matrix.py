@@ -38,6 +38,8 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("audit.signature", "E-signatures (A: sign records)"),
     ("audit.signingstate", "E-signing lock (C: unlock a user's signing)"),
     ("alerts.alert", "Alerts"),
+    ("alerts.alertrule", "Alert rules (C: thresholds, windows, recipients)"),
+    ("alerts.outboxmessage", "Outbox (C: replay dead letters)"),
     ("accounts.user", "Users"),
     ("service.implantrecord", "Implant records (masked)"),
     ("production.serialrule", "Production: serial rules"),
