@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from functools import cached_property
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db import DataError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import HttpBearer, SessionAuth
 
 from medtrace.accounts.services import token_authenticate
+from medtrace.core.openapi import build_document
 from medtrace.errors import MedtraceError, PermissionDenied, RateLimited
 
 
@@ -35,7 +41,25 @@ def require_scope(request: HttpRequest, scope: str) -> None:
         )
 
 
-api = NinjaAPI(
+class MedtraceAPI(NinjaAPI):
+    """The document names each schema once and declares the error responses
+    (medtrace.core.openapi); it is made once per process and prefix."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        if path_prefix not in self._documents:
+            self._documents[path_prefix] = build_document(self, path_prefix)
+        return self._documents[path_prefix]
+
+    @cached_property
+    def _documents(self) -> dict[str, OpenAPISchema]:
+        return {}
+
+
+api = MedtraceAPI(
     title="medtrace API",
     version="1",
     description="Serial-number lifecycle traceability for medical devices. Every error has the "
@@ -96,6 +120,63 @@ def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRe
     )
 
 
+INT64 = 2**63
+
+
+def _big_integer_field(request: HttpRequest) -> str | None:
+    """The query, path or body parameter holding an integer beyond 64 bits, if one does."""
+
+    def big(value: Any) -> bool:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value.lstrip("+-").isdigit():
+                return False
+            value = int(value)
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INT64
+
+    match = request.resolver_match
+    for name, value in [*(match.kwargs.items() if match else []), *request.GET.items()]:
+        if big(value):
+            return str(name)
+    try:
+        body = json.loads(request.body) if request.body else None
+    except ValueError:
+        return None
+    stack: list[tuple[str, Any]] = [("", body)]
+    while stack:
+        path, value = stack.pop(0)
+        if isinstance(value, dict):
+            stack += [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        elif big(value):
+            return path
+    return None
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def _out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A number beyond what the database stores (SQLite: OverflowError on a 64-bit integer;
+    # PostgreSQL: numeric value out of range, or text longer than its column): the client's
+    # value, not our fault, but no schema bound caught it first.
+    field = _big_integer_field(request)
+    if field is not None:
+        problem = f"out of range; expected an integer between {-INT64} and {INT64 - 1}"
+    else:
+        problem = "a value is out of range or too long to be stored"
+    return _error(
+        request,
+        422,
+        {
+            "error": "validation_failed",
+            "message": f"{field}: {problem}" if field else problem,
+            "field": field,
+            "details": [{"field": field, "message": problem, "code": "out_of_range"}],
+        },
+    )
+
+
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return _error(
@@ -128,13 +209,36 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     )
 
 
+_HTTP_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+
+
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return _error(
         request,
         exc.status_code,
-        {"error": "http_error", "message": str(exc), "field": None, "details": None},
+        {
+            "error": _HTTP_ERROR_CODES.get(exc.status_code, "http_error"),
+            "message": str(exc),
+            "field": None,
+            "details": None,
+        },
     )
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The site's 404 (urls.handler404): under /api/ in the API's error shape, else the page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "error": "not_found",
+                "message": f"No API endpoint at {request.path}; /api/v1/docs lists them",
+                "field": None,
+                "details": None,
+            },
+            status=404,
+        )
+    return page_not_found(request, exception)
 
 
 def _register_routers() -> None:

@@ -184,6 +184,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "medtrace.audit.middleware.RequestIdMiddleware",
+    # /api/ refuses text no database can store (NUL, lone surrogates) with a 422 naming the field.
+    "medtrace.core.input_text.ApiTextMiddleware",
     # After authentication (it counts capture per token or user): 429 beyond RATE_LIMITS.
     "medtrace.core.ratelimit.RateLimitMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.

@@ -21,3 +21,6 @@ urlpatterns = [
     path("recalls/", include("medtrace.recalls.urls")),
     path("", include("medtrace.web.urls")),
 ]
+
+# Under /api/ a path that names no endpoint is answered in the API's error shape (JSON).
+handler404 = "medtrace.api.not_found"
