@@ -9,6 +9,8 @@ fields are here so that earlier modules (e.g. a signing lock-out) already alert 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -150,7 +152,8 @@ class AlertRule(models.Model):
     threshold = models.DecimalField(
         _("threshold"), max_digits=12, decimal_places=3, null=True, blank=True
     )
-    window = models.DurationField(_("window"), null=True, blank=True)
+    # Stored in seconds (the audit trail keeps plain numbers); ``window`` is the timedelta.
+    window_seconds = models.PositiveIntegerField(_("window (seconds)"), null=True, blank=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     recipient_role = models.CharField(_("recipient role"), max_length=32, blank=True)
     recipient_user = models.ForeignKey(
@@ -186,6 +189,14 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return str(self.get_kind_display())
+
+    @property
+    def window(self) -> timedelta | None:
+        return None if self.window_seconds is None else timedelta(seconds=self.window_seconds)
+
+    @window.setter
+    def window(self, value: timedelta | None) -> None:
+        self.window_seconds = None if value is None else int(value.total_seconds())
 
 
 class WebhookSubscription(models.Model):

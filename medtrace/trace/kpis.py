@@ -12,6 +12,8 @@ Each KPI is defined in the README ("KPIs"); the definitions below are the code o
 - **Complaint closure time**: a complaint's receipt (the awareness time) to its signed closure.
 - **Signal false-alarm rate**: complaint-signal alerts that QA dismissed as a false alarm, over
   the signal alerts QA has concluded (resolved or dismissed). Open alerts are counted, not rated.
+- **Alert false-alarm rate**: the same for the alerts of every alert rule (issue 7), overall and
+  per rule: dismissed as a false alarm over concluded (resolved or dismissed).
 
 A duration counts in the period when it *ended* in it (a leg ended by all acknowledgements in
 March is a March figure). Durations are summarised as count, median, mean and max in hours; each
@@ -37,7 +39,8 @@ from medtrace.errors import PermissionDenied, ValidationFailed
 
 DEFAULT_PERIOD_DAYS = 365
 MAX_PERIOD_DAYS = 3660
-SIGNAL_ALERT_KIND = "complaint_signal"
+# The alert rule complaint_cluster; alerts raised before the alert rules carry the old kind.
+SIGNAL_ALERT_KINDS = ("complaint_cluster", "complaint_signal")
 
 
 @dataclass(frozen=True)
@@ -187,25 +190,35 @@ def complaint_closure(period: Period) -> dict[str, Any]:
     return summarise((b, f) for b, f in pairs if _ended_in(period, f, b))
 
 
-def signal_false_alarm_rate(period: Period) -> dict[str, Any]:
+def _false_alarms(period: Period, kinds: Iterable[str]) -> dict[str, Any]:
+    """Alerts of ``kinds`` raised in the period, by kind, status and month (one query)."""
     from medtrace.alerts.models import Alert, AlertStatus
 
     counts: dict[str, int] = defaultdict(int)
+    by_kind: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_month: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = Alert.objects.filter(
-        kind=SIGNAL_ALERT_KIND, created_at__gte=period.start, created_at__lt=period.end
-    ).values_list("status", "created_at")
-    for status, created in rows:
+        kind__in=list(kinds), created_at__gte=period.start, created_at__lt=period.end
+    ).values_list("kind", "status", "created_at")
+    for kind, status, created in rows:
         counts[status] += 1
+        by_kind[kind][status] += 1
         by_month[_month(created)][status] += 1
     dismissed = counts[AlertStatus.DISMISSED]
-    concluded = dismissed + counts[AlertStatus.RESOLVED]
     return {
         "alerts": sum(counts.values()),
         "open": counts[AlertStatus.OPEN] + counts[AlertStatus.ACKNOWLEDGED],
         "resolved": counts[AlertStatus.RESOLVED],
         "dismissed_false": dismissed,
-        "rate": round(dismissed / concluded, 4) if concluded else None,
+        "rate": _rate(dismissed, counts[AlertStatus.RESOLVED]),
+        "by_kind": {
+            kind: {
+                "alerts": sum(c.values()),
+                "dismissed_false": c[AlertStatus.DISMISSED],
+                "rate": _rate(c[AlertStatus.DISMISSED], c[AlertStatus.RESOLVED]),
+            }
+            for kind, c in sorted(by_kind.items())
+        },
         "series": [
             {
                 "month": month,
@@ -216,6 +229,19 @@ def signal_false_alarm_rate(period: Period) -> dict[str, Any]:
             for month, c in sorted(by_month.items())
         ],
     }
+
+
+def signal_false_alarm_rate(period: Period) -> dict[str, Any]:
+    result = _false_alarms(period, SIGNAL_ALERT_KINDS)
+    del result["by_kind"]
+    return result
+
+
+def alert_false_alarm_rate(period: Period) -> dict[str, Any]:
+    """Every alert rule's alerts (``alerts.models.AlertRuleKind``), overall and per rule."""
+    from medtrace.alerts.models import AlertRuleKind
+
+    return _false_alarms(period, AlertRuleKind.values)
 
 
 def _rate(dismissed: int, resolved: int) -> float | None:
@@ -235,4 +261,5 @@ def kpis(
         "after_sales_handling_time": after_sales_handling(period),
         "complaint_closure_time": complaint_closure(period),
         "signal_false_alarm_rate": signal_false_alarm_rate(period),
+        "alert_false_alarm_rate": alert_false_alarm_rate(period),
     }
