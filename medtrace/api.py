@@ -247,6 +247,7 @@ def _register_routers() -> None:
     from medtrace.complaints.api import router as complaints_router
     from medtrace.conditions.api import router as conditions_router
     from medtrace.distribution.api import router as distribution_router
+    from medtrace.exports.api import router as exports_router
     from medtrace.imports.api import router as imports_router
     from medtrace.lifecycle.api import router as lifecycle_router
     from medtrace.masterdata.api import router as masterdata_router
@@ -278,6 +279,7 @@ def _register_routers() -> None:
     api.add_router("/", recalls_router)
     api.add_router("/", recall_documents_router)
     api.add_router("/", alerts_router)
+    api.add_router("/", exports_router)
     api.add_router("/", imports_router)
 
 

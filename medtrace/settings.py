@@ -171,6 +171,7 @@ INSTALLED_APPS = [
     "medtrace.complaints",
     "medtrace.recalls",
     "medtrace.imports",
+    "medtrace.exports",
     "medtrace.web",
 ]
 

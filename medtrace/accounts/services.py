@@ -58,6 +58,9 @@ KNOWN_SCOPES = frozenset(
         "complaints:submit",
         # After-sales and recall KPIs (issue 6): company-wide figures, internal only.
         "kpis:read",
+        # Exports (issue 7): DI data for the UDI databases (internal staff) and FHIR Device
+        # resources (partners: their own devices).
+        "exports:read",
         # Imports (issue 7): upload CSV/XLSX files of master data or legacy histories and follow
         # the import jobs (internal staff and systems only).
         "imports:write",
@@ -79,6 +82,7 @@ PARTNER_SCOPES = KNOWN_SCOPES & frozenset(
         "partner:receive",
         "complaints:read",
         "complaints:submit",
+        "exports:read",
     }
 )
 MAX_TOKEN_DAYS_UI = 365
