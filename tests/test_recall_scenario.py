@@ -334,7 +334,7 @@ def _tell() -> Story:
         )
         assert answer.status_code == 201, answer.content
         complaints.append(answer.json()["number"])
-    signal_alert = Alert.objects.filter(kind="complaint_signal").order_by("id").last()
+    signal_alert = Alert.objects.filter(kind="complaint_cluster").order_by("id").last()
 
     # 5. The recall, scoped by the supplier lot, through the API (QA's session).
     qa = Client()
@@ -543,7 +543,7 @@ def story(django_db_setup: None, django_db_blocker: Any) -> Iterator[Story]:
 
 def test_two_hospital_complaints_raise_a_signal_on_the_battery_supplier_lot(story: Story) -> None:
     alert = story.signal_alert
-    assert alert is not None, "no complaint_signal alert was raised"
+    assert alert is not None, "no complaint_cluster alert was raised"
     assert alert.recipient_role == "qa_ra"
     evidence = json.dumps(alert.evidence, ensure_ascii=False)
     assert BAD_LOT in evidence

@@ -2,12 +2,17 @@
 every unit made with it, automatically.
 
 When ``threshold`` complaints within ``window_days`` (a ``SignalRule``) name one lot, or units
-made with one supplier component lot, QA gets an alert (kind ``complaint_signal``) with the
-evidence: the complaint numbers and units, the lot, the window, for a component lot its
-supplier (name and GLN), and the number of units made with the lot (forward trace) and who
-holds them. ``ComplaintSignal`` keeps the open signal per lot: a further complaint joins it
-(its evidence grows) instead of raising a second alert. A signal stays open until its alert is
-resolved or dismissed; after that the next complaint that reaches the threshold opens a new one.
+made with one supplier component lot, QA gets an alert with the evidence: the complaint numbers
+and units, the lot, the window, for a component lot its supplier (name and GLN), and the number
+of units made with the lot (forward trace) and who holds them. ``ComplaintSignal`` keeps the
+open signal per lot: a further complaint joins it (its evidence grows) instead of raising a
+second alert. A signal stays open until its alert is resolved or dismissed; after that the next
+complaint that reaches the threshold opens a new one.
+
+The alert is the alert rule ``complaint_cluster``'s (``alerts.rules.fire``, dedupe key
+``<dimension>:<lot>``): the rule's enabled switch, recipients, severity (critical anyway when a
+complaint reports an injury or death) and e-mail apply, and its ``params["dimensions"]`` choose
+which signal rules count. The threshold and window stay per dimension in ``SignalRule``.
 
 The evaluation runs inside the intake transaction and locks the active rules first, so two
 complaints taken at the same moment are counted one after the other (each sees the other once
@@ -27,8 +32,8 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from medtrace.alerts.models import AlertStatus
-from medtrace.alerts.services import alert_raise
+from medtrace.alerts import rules as alert_rules
+from medtrace.alerts.models import Alert, AlertRuleKind, AlertStatus
 from medtrace.audit import services as audit
 from medtrace.errors import MedtraceError
 from medtrace.lib import udi
@@ -48,6 +53,7 @@ from .models import (
 # How many units, holders and containers an alert's evidence lists (the counts are complete).
 MAX_LISTED = 50
 _CLOSED_ALERT = (AlertStatus.RESOLVED, AlertStatus.DISMISSED)
+ALERT_KIND = AlertRuleKind.COMPLAINT_CLUSTER
 
 Member = tuple[int, str, str, str, datetime, bool]  # pk, number, unit, serial, received, harm
 
@@ -101,7 +107,15 @@ def _members(
 def signals_evaluate(*, complaint: Complaint) -> list[ComplaintSignal]:
     """Apply the active rules to the lot and component lots of ``complaint`` (in the caller's
     transaction); return the signals it opened or joined."""
-    rules = list(SignalRule.objects.select_for_update().filter(active=True).order_by("pk"))
+    config = alert_rules.rule(ALERT_KIND)
+    if not config.enabled:
+        return []
+    dimensions = config.params.get("dimensions") or list(SignalDimension.values)
+    rules = list(
+        SignalRule.objects.select_for_update()
+        .filter(active=True, dimension__in=dimensions)
+        .order_by("pk")
+    )
     keys = _keys(complaint)
     out: list[ComplaintSignal] = []
     done: set[tuple[str, str]] = set()
@@ -177,9 +191,11 @@ def _raise_or_join(
         + (f" of {evidence['supplier']['name']}" if evidence.get("supplier") else "")
     )
     numbers = ", ".join(m[1] for m in members[:10]) + (" …" if len(members) > 10 else "")
-    alert = alert_raise(
-        kind="complaint_signal",
-        severity="critical" if harm else "warning",
+    dedupe_key = f"{rule.dimension}:{key}"
+    alert = alert_rules.fire(
+        ALERT_KIND,
+        dedupe_key=dedupe_key,
+        severity="critical" if harm else None,
         title=f"Complaint signal: {len(members)} complaints against {what} within "
         f"{rule.window_days} days",
         message=(
@@ -189,11 +205,16 @@ def _raise_or_join(
             f"{evidence['units_made']} units were made with the lot; the evidence lists who "
             "holds them. Review the complaints and decide on a CAPA or a recall."
         ),
-        recipient_role="qa_ra",
         evidence=evidence,
         object_type="lot" if rule.dimension == SignalDimension.LOT else "material_lot",
         object_id=key[:64],
     )
+    if alert is None:
+        # A live alert for this lot already exists (its signal was closed meanwhile): the new
+        # signal joins that alert rather than raising a second one.
+        alert = Alert.objects.filter(
+            kind=ALERT_KIND, dedupe_key=dedupe_key, status__in=alert_rules.LIVE
+        ).first()
     with transaction.atomic():
         signal = ComplaintSignal.objects.create(
             dimension=rule.dimension,

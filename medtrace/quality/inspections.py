@@ -4,7 +4,9 @@ automatically against the plan's limits, written with their EPCIS event in one t
 Event: ObjectEvent OBSERVE, bizStep ``inspecting``, disposition ``conformant`` or
 ``non_conformant``, bizTransaction ``testres`` = the result number. A failed result opens a
 nonconformance with a QC hold in the same transaction (unless the object is already on an
-unclosed nonconformance, e.g. a failed re-inspection after rework).
+unclosed nonconformance, e.g. a failed re-inspection after rework). Every failed result then
+goes through the alert rule ``qc_failure`` (``alerts.rules_quality``): a failed unit's whole lot
+is put on hold and QC is alerted.
 """
 
 from __future__ import annotations
@@ -394,9 +396,10 @@ def inspection_record(
         )
         if password and user is not None:
             signature_apply(record=result, meaning="authored", user=user, password=password)
+        nc = None
         if not passed and subject.target not in _open_nc_targets([subject.target]):
             failed = sorted({m.characteristic for m in measurements if not m.passed})
-            nonconformance_open(
+            nc = nonconformance_open(
                 targets=[subject.target],
                 title=f"{plan.code} failed on {subject.label}: {', '.join(failed)}"[:200],
                 description=_failure_text(result, measurements),
@@ -407,6 +410,11 @@ def inspection_record(
                 at=now,
                 inspection=result,
             )
+        if not passed:
+            # Rule qc_failure: the failed unit's whole lot goes on hold, QC is alerted.
+            from medtrace.alerts.rules_quality import qc_failed
+
+            qc_failed(result=result, measurements=measurements, nc=nc, user=user, at=now)
     return result
 
 

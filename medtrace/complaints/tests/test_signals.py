@@ -31,7 +31,7 @@ def _complain(c: C, serial: str, **extra: Any) -> Any:
 
 
 def _signals() -> list[Alert]:
-    return list(Alert.objects.filter(kind="complaint_signal").order_by("pk"))
+    return list(Alert.objects.filter(kind="complaint_cluster").order_by("pk"))
 
 
 # Lot -------------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_complaints_against_units_sharing_a_supplier_lot_name_the_lot_and_its_su
             udi=epc, description="Housing cracked", complainant_name="Ward", user=qa
         )
 
-    (alert,) = Alert.objects.filter(kind="complaint_signal", object_type="material_lot")
+    (alert,) = Alert.objects.filter(kind="complaint_cluster", object_type="material_lot")
     evidence = alert.evidence
     assert alert.object_id == lot
     assert evidence["dimension"] == "component_lot" and evidence["lot_number"] == "R-001"
@@ -212,4 +212,4 @@ def test_one_complaint_against_a_supplier_lot_is_not_a_signal(x: Prod) -> None:
 
     services.complaint_create(udi=first, description="x", complainant_name="W", user=qa)
 
-    assert not Alert.objects.filter(kind="complaint_signal").exists()
+    assert not Alert.objects.filter(kind="complaint_cluster").exists()

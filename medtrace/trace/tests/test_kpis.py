@@ -132,7 +132,7 @@ def test_false_alarm_rate_is_dismissed_over_concluded_signal_alerts() -> None:
         AlertStatus.OPEN,
     ):
         Alert.objects.create(
-            kind="complaint_signal", title="s", recipient_role="qa_ra", status=status
+            kind="complaint_cluster", title="s", recipient_role="qa_ra", status=status
         )
     Alert.objects.create(kind="other", title="x", recipient_role="qa_ra", status="dismissed")
     result = kpis.signal_false_alarm_rate(kpis.period_from(None, None))
