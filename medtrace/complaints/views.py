@@ -21,6 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError, NotFound
+from medtrace.exports import lists
+from medtrace.exports.tabular import wants_export
 from medtrace.masterdata.models import Party, PartyRole
 
 from . import common, selectors, services
@@ -78,6 +80,8 @@ def complaint_list(request: HttpRequest) -> HttpResponse:
     if status not in ComplaintStatus.values:
         status = ""
     qs = selectors.complaint_list(user=user, status=status or None, q=q or None)
+    if wants_export(request):
+        return lists.respond(request, "complaints", qs)
     context = {
         "rows": list(qs[:_LIMIT]),
         "count": qs.count(),
@@ -306,6 +310,9 @@ def complaint_action(request: HttpRequest, number: str, action: str) -> HttpResp
 def adverse_event_list(request: HttpRequest) -> HttpResponse:
     user = _actor(request)
     overdue = request.GET.get("overdue") == "1"
+    if wants_export(request):
+        found = selectors.adverse_event_list(user=user, overdue=overdue or None)
+        return lists.respond(request, "adverse-events", found)
     rows = [
         selectors.adverse_event_view(ae)
         for ae in selectors.adverse_event_list(user=user, overdue=overdue or None)[:_LIMIT]

@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from medtrace.errors import MedtraceError, PermissionDenied
+from medtrace.exports import lists
+from medtrace.exports.tabular import wants_export
 from medtrace.masterdata.models import Location, Party, PartyRole
 
 from . import selectors, services
@@ -75,6 +77,8 @@ def nc_list(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("%(number)s opened.") % {"number": nc.number})
             return redirect("quality:nc_detail", pk=nc.pk)
     qs = selectors.nc_list(status=status_filter if status_filter != "all" else None)
+    if request.method == "GET" and wants_export(request):
+        return lists.respond(request, "nonconformances", qs)
     context = {
         "rows": selectors.nc_rows(qs[:200]),
         "status_filter": status_filter,
@@ -167,6 +171,8 @@ def holds(request: HttpRequest) -> HttpResponse:
             return redirect("quality:holds")
     show = request.GET.get("show", "open")
     qs = selectors.hold_list(active=None if show == "all" else True)
+    if request.method == "GET" and wants_export(request):
+        return lists.respond(request, "holds", qs)
     context = {
         "rows": [selectors.hold_row(h) for h in qs[:200]],
         "show": show,

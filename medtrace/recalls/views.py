@@ -28,6 +28,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from medtrace.accounts.models import User
 from medtrace.audit.signatures import signatures_for
 from medtrace.errors import MedtraceError, NotFound
+from medtrace.exports import lists
+from medtrace.exports.tabular import wants_export
 from medtrace.masterdata.models import Material, Product
 
 from . import campaigns, common, effectiveness, notices, scope, selectors
@@ -97,6 +99,8 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(classified_at__isnull=True)
     if q:
         qs = qs.filter(Q(number__icontains=q) | Q(title__icontains=q))
+    if wants_export(request):
+        return lists.respond(request, "recalls", qs)
     qs = qs.annotate(
         notice_count=Count("notices", distinct=True),
         notified=Count("notices", filter=~Q(notices__status=NoticeStatus.DRAFT), distinct=True),

@@ -18,6 +18,8 @@ from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.audit.signatures import signatures_for
 from medtrace.errors import MedtraceError, ValidationFailed
+from medtrace.exports import lists
+from medtrace.exports.tabular import wants_export
 from medtrace.masterdata import labelling, selectors
 from medtrace.masterdata.models import Product
 from medtrace.trace.selectors import resolve_target
@@ -36,6 +38,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def product_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     products = scoping.scope_products(_user(request), selectors.product_list(q=q or None))
+    if wants_export(request):
+        return lists.respond(request, "products", products)
     return render(request, "web/product_list.html", {"products": products, "q": q})
 
 

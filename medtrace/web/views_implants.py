@@ -16,6 +16,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError
+from medtrace.exports import lists
+from medtrace.exports.tabular import wants_export
 from medtrace.service import selectors, services
 
 _LIMIT = 200
@@ -58,6 +60,13 @@ def implant_list(request: HttpRequest) -> HttpResponse:
     URL, so it stays out of access logs and history)."""
     assert isinstance(request.user, User)
     unit = request.GET.get("unit", "").strip()
+    if request.method == "GET" and wants_export(request):
+        # The unit, hospital, date and department; never the patient (exports/lists.py).
+        try:
+            records = selectors.implant_list(user=request.user, unit=unit or None)
+        except MedtraceError as exc:
+            return _render(request, request.user, unit=unit, error=exc, status=exc.status)
+        return lists.respond(request, "implant-records", records)
     patient_id = (
         request.POST.get("patient_id_number", "").strip() if request.method == "POST" else ""
     )

@@ -16,6 +16,8 @@ from medtrace.audit.models import AuditAction, SignatureMeaning
 from medtrace.audit.pdf import record_pdf
 from medtrace.audit.signatures import signature_apply, signing_locked
 from medtrace.errors import MedtraceError, NotFound, PermissionDenied
+from medtrace.exports import lists
+from medtrace.exports.tabular import wants_export
 
 # Where the record's own page is, when it has one.
 _RECORD_PAGES = {"masterdata.product": "web:product_detail"}
@@ -108,6 +110,8 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         )
     except PermissionDenied as exc:
         return render(request, "web/forbidden.html", {"message": exc.message}, status=403)
+    if wants_export(request):
+        return lists.respond(request, "audit-trail", entries)
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
     return render(
         request,
