@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from medtrace.accounts import scoping
-from medtrace.accounts.models import User
-from medtrace.errors import Conflict, NotFound, PermissionDenied
-from medtrace.masterdata.models import Party, PartyRole
-from medtrace.service.common import invalid, moment, printed_name, text
+from medtrace.errors import Conflict, NotFound
+
+# Who may act is the same rule as the service pages': staff by permission, hospital partners
+# where allowed (on their own hospital's records only).
+from medtrace.service.common import (
+    invalid,
+    is_partner,
+    moment,
+    partner_hospital,
+    printed_name,
+    require,
+    text,
+)
 
 from .models import Complaint
 
@@ -45,36 +53,6 @@ PERM_RULES_VIEW = "complaints.view_signalrule"
 PERM_SIGNALS_VIEW = "complaints.view_complaintsignal"
 
 MAX_DESCRIPTION = 10_000
-
-
-def is_partner(user: User | None) -> bool:
-    return scoping.is_partner(user)
-
-
-def partner_hospital(user: User | None) -> Party | None:
-    """The hospital of a hospital partner user; None for staff, the CLI and other partners."""
-    if not is_partner(user):
-        return None
-    assert user is not None
-    party = user.party
-    return party if party is not None and party.role == PartyRole.HOSPITAL else None
-
-
-def require(user: User | None, perm: str, what: str, *, hospitals: bool = False) -> None:
-    """Staff need ``perm``; the system (``None``: CLI, demo) may do everything. A partner is
-    refused unless ``hospitals`` lets a hospital partner act (on its own complaints only)."""
-    if user is None:
-        return
-    if is_partner(user):
-        if hospitals and partner_hospital(user) is not None:
-            return
-        raise PermissionDenied(
-            f"Partner accounts cannot {what}", details={"required": perm, "partner": True}
-        )
-    if not user.has_perm(perm):
-        raise PermissionDenied(
-            f"You need the permission {perm} to {what}", details={"required": perm}
-        )
 
 
 def yes_no(field: str, value: Any, *, required: bool = False) -> bool | None:

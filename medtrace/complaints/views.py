@@ -9,11 +9,9 @@ shown next to its field (the UDI field shows the parser's own message).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -24,38 +22,21 @@ from medtrace.errors import MedtraceError, NotFound
 from medtrace.exports import lists
 from medtrace.exports.tabular import wants_export
 from medtrace.masterdata.models import Party, PartyRole
+from medtrace.web.pages import View, form_errors, staff_or_hospital_page
 
 from . import common, selectors, services
 from .models import ComplaintStatus, Jurisdiction, Severity, SignalDimension, SignalStatus
 
-View = Callable[..., HttpResponse]
 _LIMIT = 200
 
 
 def page(perm: str, *, hospitals: bool = False) -> Callable[[View], View]:
     """Signed-in staff with ``perm``; hospital partners too when ``hospitals``."""
-
-    def wrap(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user
-            assert isinstance(user, User)
-            if common.is_partner(user):
-                allowed = hospitals and common.partner_hospital(user) is not None
-            else:
-                allowed = user.has_perm(perm)
-            if not allowed:
-                message = _("Complaint pages are for our staff and hospital staff.")
-                return render(request, "web/forbidden.html", {"message": message}, status=403)
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                return render(request, "web/forbidden.html", {"message": exc.message}, status=404)
-
-        return inner
-
-    return wrap
+    return staff_or_hospital_page(
+        perm,
+        hospitals=hospitals,
+        forbidden=lambda: _("Complaint pages are for our staff and hospital staff."),
+    )
 
 
 def _actor(request: HttpRequest) -> User:
@@ -63,10 +44,7 @@ def _actor(request: HttpRequest) -> User:
     return request.user
 
 
-def _errors(exc: MedtraceError, fields: tuple[str, ...]) -> dict[str, str]:
-    """``{field: message}`` for the template; an error of no known field goes to ``form``."""
-    field = (exc.field or "").split("[")[0].split(".")[0]
-    return {field if field in fields else "form": exc.message}
+_errors = form_errors
 
 
 # List and intake -------------------------------------------------------------------------------

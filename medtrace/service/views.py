@@ -11,11 +11,9 @@ hospital's installed base and tickets, and may install and report faults on thei
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -26,38 +24,21 @@ from medtrace.accounts.models import User
 from medtrace.audit.signatures import signatures_for
 from medtrace.errors import MedtraceError, NotFound
 from medtrace.masterdata.models import Location, LocationKind
+from medtrace.web.pages import View, form_errors, staff_or_hospital_page
 
 from . import common, selectors, services
 from .models import PlanKind, ScrapMethod, TicketStatus
 
-View = Callable[..., HttpResponse]
 _LIMIT = 100
 
 
 def page(perm: str, *, hospitals: bool = False) -> Callable[[View], View]:
     """Signed-in staff with ``perm``; hospital partners too when ``hospitals``."""
-
-    def wrap(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user
-            assert isinstance(user, User)
-            if common.is_partner(user):
-                allowed = hospitals and common.partner_hospital(user) is not None
-            else:
-                allowed = user.has_perm(perm)
-            if not allowed:
-                message = _("Service pages are for the service department and hospital staff.")
-                return render(request, "web/forbidden.html", {"message": message}, status=403)
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                return render(request, "web/forbidden.html", {"message": exc.message}, status=404)
-
-        return inner
-
-    return wrap
+    return staff_or_hospital_page(
+        perm,
+        hospitals=hospitals,
+        forbidden=lambda: _("Service pages are for the service department and hospital staff."),
+    )
 
 
 def _actor(request: HttpRequest) -> User:
@@ -65,10 +46,7 @@ def _actor(request: HttpRequest) -> User:
     return request.user
 
 
-def _errors(exc: MedtraceError, fields: tuple[str, ...]) -> dict[str, str]:
-    """``{field: message}`` for the template; an error of no known field goes to ``form``."""
-    field = (exc.field or "").split("[")[0].split(".")[0]
-    return {field if field in fields else "form": exc.message}
+_errors = form_errors
 
 
 def _departments(user: User) -> list[Location]:
