@@ -242,6 +242,7 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from medtrace.accounts.api import router as tokens_router
     from medtrace.alerts.api import router as alerts_router
     from medtrace.audit.api import router as audit_router
     from medtrace.complaints.api import router as complaints_router
@@ -279,6 +280,7 @@ def _register_routers() -> None:
     api.add_router("/", recalls_router)
     api.add_router("/", recall_documents_router)
     api.add_router("/", alerts_router)
+    api.add_router("/", tokens_router)
     api.add_router("/", exports_router)
     api.add_router("/", imports_router)
 

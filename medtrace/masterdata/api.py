@@ -8,20 +8,23 @@ model permission like anyone else's (403).
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
+from pydantic import Field
 
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
 from medtrace.core.pagination import Pagination
-from medtrace.errors import PermissionDenied
+from medtrace.errors import NotFound, PermissionDenied
 
 from . import selectors, services
-from .models import Bom, Location, Material, Party, Product
+from .models import Bom, Location, Material, Party, PartyLicence, Product
 from .schemas import (
     BomIn,
     BomLineIn,
@@ -45,6 +48,7 @@ from .schemas import (
     ProductIn,
     ProductOut,
     ProductPatch,
+    StrictIn,
 )
 
 router = Router(tags=["master data"])
@@ -137,6 +141,32 @@ def add_licence(request: HttpRequest, party_id: int, payload: LicenceIn):
     party = scoping.visible_or_404(_parties(request), "party", pk=party_id)
     licence = services.licence_add(party=party, data=payload.model_dump(), user=_actor(request))
     return Status(201, licence)
+
+
+class LicencePatch(StrictIn):
+    """A renewal (new number, dates) or a new scan; the kind of a licence never changes."""
+
+    reason: str | None = Field(None, description="Why (recorded in the audit trail)")
+    number: str | None = None
+    issuer: str | None = None
+    scope: str | None = None
+    issued_on: date | None = None
+    expires_on: date | None = None
+    scan_id: int | None = Field(None, description="An uploaded attachment holding the scan")
+
+
+@router.patch("/parties/{party_id}/licences/{licence_id}", response=LicenceOut)
+def update_licence(
+    request: HttpRequest, party_id: int, licence_id: int, payload: LicencePatch
+) -> PartyLicence:
+    _write(request)
+    party = scoping.visible_or_404(_parties(request), "party", pk=party_id)
+    licence = PartyLicence.objects.filter(party=party, pk=licence_id).first()
+    if licence is None:
+        raise NotFound(f"No licence {licence_id} of party {party_id}", details={"id": licence_id})
+    return services.licence_update(
+        licence=licence, data=payload.model_dump(exclude_unset=True), user=_actor(request)
+    )
 
 
 @router.delete("/parties/{party_id}", response={204: None})

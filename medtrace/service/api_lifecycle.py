@@ -312,6 +312,24 @@ def get_plan(request: HttpRequest, plan_id: int) -> dict[str, Any]:
     return _plan(selectors.plan_get(user=user, pk=plan_id))
 
 
+class PlanActiveIn(StrictIn):
+    active: bool = Field(description="false retires the plan (its visits stay); true restores it")
+    reason: str = Field(description="Why (recorded in the audit trail)")
+
+
+@router.patch("/maintenance-plans/{plan_id}", response=PlanOut)
+def set_plan_active(request: HttpRequest, plan_id: int, payload: PlanActiveIn) -> dict[str, Any]:
+    """Retire a plan that no longer applies, or bring it back."""
+    user = _writer(request)
+    plan = services.maintenance_plan_set_active(
+        plan=selectors.plan_get(user=user, pk=plan_id),
+        active=payload.active,
+        user=user,
+        reason=payload.reason,
+    )
+    return _plan(selectors.plan_get(user=user, pk=plan.pk))
+
+
 class PlanRef(Schema):
     id: int
     number: str

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Router, Status
+from pydantic import Field
 
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
@@ -38,6 +39,7 @@ from .schemas import (
     StockCountIn,
     StockCountOut,
     StockOut,
+    StrictIn,
     UnpackIn,
 )
 
@@ -412,6 +414,22 @@ def cancel_pick_list(request: HttpRequest, id: str, payload: EndIn) -> dict[str,
     user = _writer(request)
     pick_list = services.pick_list_cancel(
         pick_list=selectors.pick_list_get(id), user=user, reason=payload.reason
+    )
+    return _pick_list_out(pick_list)
+
+
+class CloseIn(StrictIn):
+    reference: str = Field(
+        "", description="What the picked units left under, e.g. the shipment number"
+    )
+
+
+@router.post("/pick-lists/{id}/close", response=PickListOut)
+def close_pick_list(request: HttpRequest, id: str, payload: CloseIn) -> dict[str, Any]:
+    """The picked units left (shipped by another way): the list stops reserving them."""
+    user = _writer(request)
+    pick_list = services.pick_list_close(
+        pick_list=selectors.pick_list_get(id), user=user, reference=payload.reference
     )
     return _pick_list_out(pick_list)
 
