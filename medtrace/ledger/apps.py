@@ -6,3 +6,8 @@ class LedgerConfig(AppConfig):
     name = "medtrace.ledger"
     label = "ledger"
     verbose_name = _("Traceability ledger")
+
+    def ready(self) -> None:
+        # Registers the outbox handler (epcis_subscription) and the worker's periodic job
+        # (epcis.subscriptions) that deliver EPCIS query subscriptions.
+        from . import epcis_push, epcis_push_http  # noqa: F401

@@ -1,9 +1,14 @@
 """Named queries and webhook subscriptions: the writes, and what a subscription delivers.
 
-Delivery itself belongs to the worker: it calls ``subscription_results``, POSTs the document
-to ``subscription.dest`` with the ``GS1-Signature`` header from ``subscription_signature``, and
-after a 2xx answer calls ``subscription_advance``. Until then the same events are offered
-again, so a failed delivery loses nothing.
+Delivery is ``epcis_push``: in one transaction it takes a ``subscription_batch`` (the next
+matching events after the subscription's position), queues it in the outbox and moves the
+position past it (``subscription_move``); the outbox then POSTs it, retrying until the
+subscriber answers 2xx. So a document is queued once and sent until it arrives, and no event
+is skipped: the position and the queued document commit together or not at all.
+
+Which events are safe to hand out is ``subscription_cutoff``: only those recorded before every
+capture still in progress began (a capture stamps its recordTime before it commits, so an open
+one may still add events with an earlier recordTime than ones already visible).
 """
 
 from __future__ import annotations
@@ -11,54 +16,53 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.audit import services as audit
 
+from .epcis_push_schedule import ScheduleError, next_run, parse_field
 from .epcis_query_params import EventQuery, QueryError, parse_query, parse_time
 from .epcis_query_select import event_document, event_page, query_document
 from .models import Event
 from .models_queries import NamedQuery, QuerySubscription
 
 __all__ = [
+    "SUBSCRIPTION_BATCH",
     "SUBSCRIPTION_SETTLE",
+    "Position",
+    "SubscriptionBatch",
     "SubscriptionError",
     "named_query_create",
     "named_query_delete",
     "subscription_advance",
+    "subscription_batch",
     "subscription_create",
+    "subscription_cutoff",
     "subscription_delete",
+    "subscription_move",
     "subscription_results",
     "subscription_signature",
 ]
 
-# Capture stamps recordTime when its transaction starts and commits later, so an event can
-# become visible with a recordTime a little in the past. Results stop this long before "now"
-# so such an event is not skipped by a subscription that already moved past its recordTime.
-SUBSCRIPTION_SETTLE = timedelta(seconds=5)
+# Capture stamps recordTime before its transaction commits, so an event can become visible with
+# a recordTime in the past. ``subscription_cutoff`` stops before the oldest capture still open
+# (PostgreSQL), or holds the write lock (SQLite); this margin on top covers the clocks of the
+# application servers (which stamp recordTime) differing from each other and the database's.
+SUBSCRIPTION_SETTLE = timedelta(seconds=2)
+# The REST binding asks for "manageable batches": at most this many events per POST.
 SUBSCRIPTION_BATCH = 500
 
 QUERY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-~]{0,199}\Z")
 SUBSCRIPTION_EXCEPTION = "epcisException:SubscriptionControlsException"
 VALIDATION_EXCEPTION = "epcisException:ValidationException"
-
-# EPCIS 2.0 §8.2.5.3 query schedule: field -> inclusive range of its numbers.
-SCHEDULE_FIELDS = {
-    "second": (0, 59),
-    "minute": (0, 59),
-    "hour": (0, 23),
-    "dayOfMonth": (1, 31),
-    "month": (1, 12),
-    "dayOfWeek": (1, 7),
-}
-_SCHEDULE_ELEMENT = re.compile(r"(\d+)\Z|\[(\d+)-(\d+)\]\Z")
 
 
 class SubscriptionError(QueryError):
@@ -148,39 +152,27 @@ def _bool(data: dict[str, Any], key: str) -> bool:
     return value
 
 
-def _schedule(value: Any) -> dict[str, str]:
+def _schedule(value: Any, now: datetime) -> tuple[dict[str, str], datetime]:
+    """The schedule as stored, and its first query time after ``now``."""
     if not isinstance(value, dict) or not value:
         raise SubscriptionError(
             "schedule", 'schedule: expected an object such as {"hour": "1", "minute": "5"}'
         )
     out: dict[str, str] = {}
     for key, spec in value.items():
-        bounds = SCHEDULE_FIELDS.get(key)
-        if bounds is None:
-            raise SubscriptionError(
-                f"schedule.{key}",
-                f"schedule.{key}: unknown field; expected {', '.join(SCHEDULE_FIELDS)}",
-            )
-        if isinstance(spec, int) and not isinstance(spec, bool):
-            spec = str(spec)
-        if not isinstance(spec, str) or not spec:
-            raise SubscriptionError(f"schedule.{key}", f"schedule.{key}: expected a string")
-        low, high = bounds
-        for element in spec.split(","):
-            match = _SCHEDULE_ELEMENT.match(element.strip())
-            numbers = [int(n) for n in match.groups() if n is not None] if match else []
-            if (
-                not numbers
-                or any(not low <= n <= high for n in numbers)
-                or (len(numbers) == 2 and numbers[0] > numbers[1])
-            ):
-                raise SubscriptionError(
-                    f"schedule.{key}",
-                    f"schedule.{key}: {spec!r} is not a schedule; expected numbers from {low} "
-                    f"to {high} or ranges [a-b], separated by commas (e.g. '0,30' or '[1-5]')",
-                )
-        out[key] = spec
-    return out
+        try:
+            parse_field(key, spec)
+        except ScheduleError as exc:
+            raise SubscriptionError(f"schedule.{key}", f"schedule.{key}: {exc.message}") from None
+        out[key] = str(spec)
+    first = next_run(out, now)
+    if first is None:
+        raise SubscriptionError(
+            "schedule",
+            f"schedule: {out} matches no date at all (e.g. dayOfMonth 30 in month 2); "
+            "check dayOfMonth against month",
+        )
+    return out, first
 
 
 def _dest(value: Any) -> str:
@@ -237,13 +229,13 @@ def subscription_create(*, query: NamedQuery, data: Any, user: User | None) -> Q
             'give either "stream": true or a "schedule" (not both, not neither): the server '
             "must know when to notify you",
         )
-    schedule = None if stream else _schedule(data["schedule"])
+    now = timezone.now()
+    schedule, next_run_at = (None, None) if stream else _schedule(data["schedule"], now)
     if stream and report_if_empty:
         raise SubscriptionError(
             "reportIfEmpty",
             "reportIfEmpty applies to scheduled subscriptions; a stream reports only new events",
         )
-    now = timezone.now()
     initial = now
     if data.get("initialRecordTime") is not None:
         try:
@@ -262,6 +254,7 @@ def subscription_create(*, query: NamedQuery, data: Any, user: User | None) -> Q
             report_if_empty=report_if_empty,
             initial_record_time=initial,
             last_record_time=initial,
+            next_run_at=next_run_at,
             created_by=user,
         )
         audit.record_create(subscription, user=user)
@@ -273,21 +266,97 @@ def subscription_delete(*, subscription: QuerySubscription, user: User | None = 
         _delete_audited(subscription, user)
 
 
-def subscription_results(
-    subscription: QuerySubscription,
-    *,
-    limit: int = SUBSCRIPTION_BATCH,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """The EPCISQueryDocument to POST: the query's events recorded since the subscription's
-    position, oldest first, with its subscriptionID and queryName.
+# -- what a subscription delivers --------------------------------------------------------------
 
-    At most ``limit`` events (the REST binding asks for manageable batches: a worker calls
-    again until the list comes back empty), all recorded before ``now - SUBSCRIPTION_SETTLE``.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a subscription stands: after every event whose (effective recordTime, pk) is at
+    most (``record_time``, ``event_pk``); with ``event_pk`` None, before every event recorded
+    at ``record_time`` or later. Events captured together share a recordTime, so the time
+    alone cannot mark where a batch ended."""
+
+    record_time: datetime
+    event_pk: int | None = None
+
+    @property
+    def token(self) -> str:
+        """Compact and exact (microseconds since 1970, pk): for idempotency keys."""
+        micros = (self.record_time - _EPOCH) // timedelta(microseconds=1)
+        return f"{micros}.{self.event_pk or 0}"
+
+
+@dataclass(frozen=True)
+class SubscriptionBatch:
+    """The next batch of a subscription: its EPCISQueryDocument, and the positions it spans.
+
+    ``complete``: the batch holds every match recorded before ``cutoff``, so the subscription
+    may move to ``cutoff`` itself (``end``), and the next query starts there rather than at
+    the last event delivered (a subscription that matched nothing for a month does not scan
+    that month again). Otherwise more matches follow and ``end`` is the last event's position.
+    """
+
+    document: dict[str, Any]
+    count: int
+    start: Position
+    last: Position | None
+    cutoff: datetime
+    complete: bool
+
+    @property
+    def end(self) -> Position:
+        if not self.complete:
+            assert self.last is not None
+            return self.last
+        if self.cutoff <= self.start.record_time:
+            return self.start  # never move back (an initialRecordTime in the future)
+        return Position(self.cutoff)
+
+    @property
+    def key(self) -> str:
+        """The range, for the idempotency key: the same events give the same key."""
+        last = self.last or self.start
+        return f"{self.start.token}-{last.token}"
+
+
+def _oldest_open_write() -> datetime | None:
+    """When the oldest other transaction still open on this database that has written began
+    (PostgreSQL; None elsewhere, or when there is none). Its events, not visible yet, carry a
+    recordTime after that."""
+    if connection.vendor != "postgresql":
+        # SQLite: the caller's transaction holds the database's write lock (transaction_mode
+        # IMMEDIATE), so no other write is in progress while it reads.
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def subscription_cutoff(now: datetime | None = None) -> datetime:
+    """The recordTime before which every event that will ever be recorded is visible now:
+    ``now`` or the start of the oldest open writing transaction, whichever is earlier, less
+    ``SUBSCRIPTION_SETTLE``. Call it inside the transaction that reads the events."""
+    now = now or timezone.now()
+    oldest = _oldest_open_write()
+    return min(now, oldest or now) - SUBSCRIPTION_SETTLE
+
+
+def subscription_batch(
+    subscription: QuerySubscription, *, cutoff: datetime, limit: int = SUBSCRIPTION_BATCH
+) -> SubscriptionBatch:
+    """The next events of ``subscription``: its query's events recorded since its position and
+    before ``cutoff`` (from ``subscription_cutoff``), oldest first, at most ``limit``, as an
+    EPCISQueryDocument with its subscriptionID and queryName.
+
     A retracted event comes again, as declared in error, when its declaration is recorded.
     The query's own orderBy / eventCountLimit / maxEventCount do not apply: a subscription
-    delivers every new match, in recordTime order. The list may be empty; whether to send it
-    then is the subscription's ``report_if_empty``.
+    delivers every new match, in recordTime order. The list may be empty.
 
     A subscription made by a partner user delivers only what that user may query, redacted
     (``medtrace.accounts.scoping``). Load the subscription with
@@ -304,39 +373,77 @@ def subscription_results(
         record_ge=stored.record_ge,
         record_lt=stored.record_lt,
     )
-    cutoff = (now or timezone.now()) - SUBSCRIPTION_SETTLE
     query.record_lt = min(filter(None, (query.record_lt, cutoff)))
+    start = Position(subscription.last_record_time, subscription.last_event_pk)
     after = None
-    if subscription.last_event_pk is None:
-        query.record_ge = max(filter(None, (query.record_ge, subscription.last_record_time)))
+    if start.event_pk is None:
+        query.record_ge = max(filter(None, (query.record_ge, start.record_time)))
     else:
-        after = [subscription.last_record_time.isoformat(), subscription.last_event_pk]
+        after = [start.record_time.isoformat(), start.event_pk]
     # A partner's subscription delivers what its creator may query, redacted the same way.
     if scoping.is_partner(owner):
         query.q &= scoping.event_q(owner)
     page = event_page(query, after=after, size=limit)
-    return query_document(
+    last = None
+    if page.events:
+        final = page.events[-1]
+        # The effective recordTime: the declaration's, for a retracted event.
+        last = Position(final.effective_record_time, final.pk)  # type: ignore[attr-defined]
+    document = query_document(
         scoping.redact_events(owner, [event_document(e) for e in page.events]),
         query_name=subscription.query.name,
         subscription_id=str(subscription.pk),
     )
+    return SubscriptionBatch(
+        document=document,
+        count=len(page.events),
+        start=start,
+        last=last,
+        cutoff=cutoff,
+        complete=page.next_key is None,
+    )
 
 
-def subscription_advance(*, subscription: QuerySubscription, document: dict[str, Any]) -> None:
-    """Record that ``document`` (from ``subscription_results``) was delivered: the next
-    results start after its last event. Call it only after the subscriber answered 2xx."""
-    events = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-    now = timezone.now()
-    changes: dict[str, Any] = {"last_notified_at": now}
-    if events:
-        last = events[-1]
-        # The keyset is (effective recordTime, event pk): the document carries both, the
-        # recordTime exactly (microseconds, UTC) and the pk through the unique eventID.
-        changes["last_record_time"] = datetime.fromisoformat(last["recordTime"])
-        changes["last_event_pk"] = Event.objects.only("pk").get(event_id=last["eventID"]).pk
+def subscription_results(
+    subscription: QuerySubscription,
+    *,
+    limit: int = SUBSCRIPTION_BATCH,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The EPCISQueryDocument of ``subscription_batch`` with the cutoff of ``now``."""
+    return subscription_batch(subscription, cutoff=subscription_cutoff(now), limit=limit).document
+
+
+def subscription_move(
+    *, subscription: QuerySubscription, position: Position, notified_at: datetime | None = None
+) -> None:
+    """Move ``subscription`` to ``position`` (and record when it was last notified). Called in
+    the transaction that queues the batch the position moves past. Bookkeeping, like the
+    outbox's own status: not audited (it would add an audit entry per subscription per run)."""
+    changes: dict[str, Any] = {
+        "last_record_time": position.record_time,
+        "last_event_pk": position.event_pk,
+    }
+    if notified_at is not None:
+        changes["last_notified_at"] = notified_at
     QuerySubscription.objects.filter(pk=subscription.pk).update(**changes)
     for name, value in changes.items():
         setattr(subscription, name, value)
+
+
+def subscription_advance(*, subscription: QuerySubscription, document: dict[str, Any]) -> None:
+    """Move past the last event of ``document`` (from ``subscription_results``)."""
+    events = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    position = Position(subscription.last_record_time, subscription.last_event_pk)
+    if events:
+        last = events[-1]
+        # The document carries the recordTime exactly (microseconds, UTC) and the pk through
+        # the unique eventID.
+        position = Position(
+            datetime.fromisoformat(last["recordTime"]),
+            Event.objects.only("pk").get(event_id=last["eventID"]).pk,
+        )
+    subscription_move(subscription=subscription, position=position, notified_at=timezone.now())
 
 
 def subscription_signature(subscription: QuerySubscription, body: bytes) -> str | None:

@@ -38,12 +38,14 @@ class NamedQuery(models.Model):
 
 
 class QuerySubscription(models.Model):
-    """A webhook subscription: the worker POSTs each new result of ``query`` to ``dest``.
+    """A webhook subscription: the worker POSTs each new result of ``query`` to ``dest``
+    (``epcis_push``).
 
     Either ``stream`` (report as events arrive) or a cron-like ``schedule`` is set, never both
-    (REST binding, QueryStreamSubscription / QueryScheduleSubscription). The delivery position
-    is the keyset (``last_record_time``, ``last_event_pk``): events recorded in the same
-    capture share a recordTime, so the time alone cannot mark where a batch ended.
+    (REST binding, QueryStreamSubscription / QueryScheduleSubscription); a scheduled one next
+    runs at ``next_run_at``. The delivery position is the keyset (``last_record_time``,
+    ``last_event_pk``): events recorded in the same capture share a recordTime, so the time
+    alone cannot mark where a batch ended.
     """
 
     # The HMAC secret the receiver verifies with never enters the audit trail.
@@ -61,6 +63,8 @@ class QuerySubscription(models.Model):
     last_record_time = models.DateTimeField()
     last_event_pk = models.BigIntegerField(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
+    # The next query time of the schedule (epcis_push_schedule.next_run); None for a stream.
+    next_run_at = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

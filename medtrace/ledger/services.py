@@ -393,6 +393,10 @@ def _store(
         rebuild(resolver=resolver)
     else:
         project([_fact(p, pk) for p, pk in pairs if pk not in fresh], resolver)
+    if pairs or plan.retractions:
+        from .epcis_push import capture_recorded
+
+        capture_recorded()  # stream subscriptions: delivered once this commits
     return len(pairs) + len(plan.retractions), plan.problems
 
 
