@@ -61,6 +61,9 @@ def can_view(alert: Alert, user: User) -> bool:
 
 
 def _require_actor(alert: Alert, user: User) -> None:
+    if not can_view(alert, user):
+        # Not addressed to them: as if it did not exist (its title may say too much).
+        raise NotFound(_("No alert %(id)s") % {"id": alert.pk})
     if not can_act(alert, user):
         raise PermissionDenied(
             _(

@@ -126,9 +126,11 @@ def test_steps_out_of_sequence_are_refused_saying_why(
 def test_only_recipients_assignees_and_administrators_may_act(
     alert: Alert, qa_manager: User, admin_user: User, auditor: User, hospital_a: User
 ) -> None:
-    for outsider in (qa_manager, auditor, hospital_a):
+    for outsider in (qa_manager, auditor):  # they read every alert, and act on their own
         with pytest.raises(PermissionDenied, match="only its recipients"):
             lifecycle.alert_acknowledge(alert_id=alert.pk, user=outsider)
+    with pytest.raises(NotFound):  # a partner does not learn that it exists
+        lifecycle.alert_acknowledge(alert_id=alert.pk, user=hospital_a)
     lifecycle.alert_acknowledge(alert_id=alert.pk, user=admin_user)  # the administrator may
     assert Alert.objects.get(pk=alert.pk).status == AlertStatus.ACKNOWLEDGED
 
