@@ -244,6 +244,7 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 def _register_routers() -> None:
     from medtrace.accounts.api import router as tokens_router
     from medtrace.alerts.api import router as alerts_router
+    from medtrace.alerts.api_alerts import router as alert_queue_router
     from medtrace.audit.api import router as audit_router
     from medtrace.complaints.api import router as complaints_router
     from medtrace.conditions.api import router as conditions_router
@@ -280,6 +281,7 @@ def _register_routers() -> None:
     api.add_router("/", recalls_router)
     api.add_router("/", recall_documents_router)
     api.add_router("/", alerts_router)
+    api.add_router("/", alert_queue_router)
     api.add_router("/", tokens_router)
     api.add_router("/", exports_router)
     api.add_router("/", imports_router)

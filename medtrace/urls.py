@@ -19,6 +19,7 @@ urlpatterns = [
     path("complaints/", include("medtrace.complaints.urls")),
     path("conditions/", include("medtrace.conditions.urls")),
     path("recalls/", include("medtrace.recalls.urls")),
+    path("alerts/", include("medtrace.alerts.urls")),
     path("exports/", include("medtrace.exports.urls")),
     path("imports/", include("medtrace.imports.urls")),
     path("", include("medtrace.web.urls")),

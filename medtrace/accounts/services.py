@@ -58,6 +58,12 @@ KNOWN_SCOPES = frozenset(
         "complaints:submit",
         # After-sales and recall KPIs (issue 6): company-wide figures, internal only.
         "kpis:read",
+        # Alerts (issue 7): the work queue (reading, acting on alerts), the alert rules'
+        # settings, and the outbox's dead letters (administrator). Internal staff only.
+        "alerts:read",
+        "alerts:write",
+        "alerts:manage",
+        "outbox:manage",
         # Exports (issue 7): DI data for the UDI databases (internal staff) and FHIR Device
         # resources (partners: their own devices).
         "exports:read",
