@@ -22,6 +22,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from medtrace.accounts.models import User
 from medtrace.accounts.roles import Role
@@ -85,7 +86,7 @@ def recipient_text(alert: Alert) -> str:
         parts.append(_("role %(role)s") % {"role": label})
     if alert.recipient_user is not None:
         parts.append(alert.recipient_user.display_name())
-    return _(" and ").join(parts) or "-"
+    return pgettext("list of recipients", " and ").join(parts) or "-"
 
 
 def _require_status(alert: Alert, allowed: tuple[str, ...], step: str) -> None:
@@ -96,7 +97,9 @@ def _require_status(alert: Alert, allowed: tuple[str, ...], step: str) -> None:
                 "step": step,
                 "id": alert.pk,
                 "status": AlertStatus(alert.status).label,
-                "expected": _(" or ").join(str(AlertStatus(s).label) for s in allowed),
+                "expected": pgettext("list of statuses", " or ").join(
+                    str(AlertStatus(s).label) for s in allowed
+                ),
             },
             field="status",
             details={"status": alert.status, "expected": list(allowed)},
@@ -147,7 +150,7 @@ def alert_acknowledge(*, alert_id: int, user: User, note: str = "") -> Alert:
         alert.acknowledged_by = user
         return note.strip()[:MAX_NOTE] or "acknowledged"
 
-    return _step(alert_id, user, (AlertStatus.OPEN,), _("acknowledge"), change)
+    return _step(alert_id, user, (AlertStatus.OPEN,), pgettext("alert step", "acknowledge"), change)
 
 
 def alert_assign(*, alert_id: int, user: User, assignee: User | None, note: str = "") -> Alert:
@@ -175,7 +178,7 @@ def alert_assign(*, alert_id: int, user: User, assignee: User | None, note: str 
         alert.assigned_at = timezone.now()
         return note.strip()[:MAX_NOTE] or f"assigned to {assignee.username}"
 
-    return _step(alert_id, user, LIVE, _("assign"), change)
+    return _step(alert_id, user, LIVE, pgettext("alert step", "assign"), change)
 
 
 def alert_resolve(*, alert_id: int, user: User, resolution: str) -> Alert:
@@ -192,7 +195,7 @@ def alert_resolve(*, alert_id: int, user: User, resolution: str) -> Alert:
         alert.resolution = text
         return text
 
-    return _step(alert_id, user, LIVE, _("resolve"), change)
+    return _step(alert_id, user, LIVE, pgettext("alert step", "resolve"), change)
 
 
 def alert_dismiss(*, alert_id: int, user: User, reason: str) -> Alert:
@@ -206,4 +209,4 @@ def alert_dismiss(*, alert_id: int, user: User, reason: str) -> Alert:
         alert.dismiss_reason = text
         return text
 
-    return _step(alert_id, user, LIVE, _("dismiss"), change)
+    return _step(alert_id, user, LIVE, pgettext("alert step", "dismiss"), change)
