@@ -47,6 +47,16 @@ def test_every_operation_documents_the_error_responses() -> None:
             assert not missing, f"{method.upper()} {path} does not document {missing}"
 
 
+def test_every_list_bounds_its_limit_and_offset() -> None:
+    """Lists page with medtrace.core.pagination.Pagination, not ninja's unbounded one (an
+    offset of 10**30 reached SQLite and failed there)."""
+    for path, operations in _document()["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter["name"] in ("limit", "offset"):
+                    assert "maximum" in parameter["schema"], (method.upper(), path, parameter)
+
+
 def test_two_schemas_of_one_class_name_get_two_names() -> None:
     schemas = _document()["components"]["schemas"]
 

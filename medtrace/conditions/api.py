@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import limit_query
 from medtrace.errors import PermissionDenied, ValidationFailed
 from medtrace.masterdata.models import Product
 
@@ -402,7 +403,7 @@ def import_readings(
 
 
 @router.get("/conditions/records", response=list[RecordOut])
-def list_records(request: HttpRequest, limit: int = 50) -> list[dict[str, Any]]:
+def list_records(request: HttpRequest, limit: int = limit_query(50)) -> list[dict[str, Any]]:
     """The latest condition records, newest first (partners: none)."""
     user = _reader(request, "conditionrecord")
     return _records(list(selectors.record_list(user=user, limit=limit)))
@@ -415,7 +416,7 @@ def get_record(request: HttpRequest, number: str) -> dict[str, Any]:
 
 
 @router.get("/conditions/excursions", response=list[ExcursionOut])
-def list_excursions(request: HttpRequest, limit: int = 100) -> list[dict[str, Any]]:
+def list_excursions(request: HttpRequest, limit: int = limit_query(100)) -> list[dict[str, Any]]:
     """The latest excursions, newest first, with the nonconformance each raised."""
     user = _reader(request, "excursion")
     excursions = selectors.excursion_list(user=user, limit=limit)

@@ -12,11 +12,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Router, Schema, Status, UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import Pagination
 from medtrace.errors import Conflict, ValidationFailed
 
 from . import selectors, services
@@ -106,7 +107,7 @@ def create_import(
 
 
 @router.get("/imports", response=list[ImportJobSummaryOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_imports(request: HttpRequest, kind: str | None = None, status: str | None = None):
     """Import jobs, newest first: your own; QA/RA, the auditor and the administrator see all."""
     require_scope(request, SCOPE)

@@ -12,6 +12,7 @@ from ninja import Query, Router, Schema, Status
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
+from medtrace.core.pagination import limit_query, offset_query
 from medtrace.errors import NotFound, PermissionDenied, ValidationFailed
 from medtrace.masterdata.models import Location, Party
 
@@ -131,8 +132,8 @@ def list_plans(
     kind: str | None = None,
     active: bool | None = None,
     target: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = limit_query(100, 500),
+    offset: int = offset_query(),
 ) -> dict[str, Any]:
     """Plans, filtered; ``target`` (any UDI form) = the active plans that inspect it."""
     _reader(request, "inspectionplan")
@@ -206,7 +207,7 @@ def create_inspection(request: HttpRequest, payload: InspectionIn) -> Status:
 
 @router.get("/inspections", response=InspectionPage)
 def list_inspections(
-    request: HttpRequest, target: str | None = None, limit: int = 50
+    request: HttpRequest, target: str | None = None, limit: int = limit_query(50, 500)
 ) -> dict[str, Any]:
     """``target`` (any UDI form): every inspection of that unit (its own and its lot's) or lot;
     without it, the latest results."""
@@ -234,8 +235,8 @@ def list_nonconformances(
     request: HttpRequest,
     status: str | None = Query(None, description="open, dispositioned, closed or unclosed"),
     target: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = limit_query(100, 500),
+    offset: int = offset_query(),
 ) -> dict[str, Any]:
     _reader(request, "nonconformance")
     limit, offset = _window(limit, offset)
@@ -306,8 +307,8 @@ def list_holds(
     request: HttpRequest,
     active: bool | None = True,
     target: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = limit_query(100, 500),
+    offset: int = offset_query(),
 ) -> dict[str, Any]:
     """Holds (open ones by default; ``active=false`` lifted ones)."""
     _reader(request, "hold")
@@ -352,7 +353,9 @@ def lift_hold(request: HttpRequest, hold_id: int, payload: HoldLiftIn) -> dict[s
 
 
 @router.get("/releases", response=ReleasePage)
-def list_releases(request: HttpRequest, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+def list_releases(
+    request: HttpRequest, limit: int = limit_query(100, 500), offset: int = offset_query()
+) -> dict[str, Any]:
     _reader(request, "release")
     limit, offset = _window(limit, offset)
     qs = selectors.release_list()
