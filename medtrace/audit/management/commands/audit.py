@@ -105,14 +105,8 @@ class Command(BaseCommand):
 
 
 def _alert_qa(report: Any) -> None:
-    from medtrace.alerts.services import alert_raise
+    # The alert rule audit_chain_failed (its recipients, once per set of problems).
+    from medtrace.alerts.rules_audit import audit_chain_failed
 
     with contextlib.suppress(Exception):  # the exit code already reports the failure
-        alert_raise(
-            kind="audit_verify_failed",
-            severity="critical",
-            title="Audit-chain verification failed",
-            message=str(report.first_problem),
-            recipient_role="qa_ra",
-            evidence={"problems": [str(p) for p in report.problems[:50]]},
-        )
+        audit_chain_failed(report)
