@@ -165,3 +165,20 @@ def test_installed_units_below_the_threshold_or_removed_do_not_alert(s: Scene) -
     AlertRule.objects.filter(kind="expiry_installed").update(enabled=False, threshold=90)
     expiry_installed_evaluate()
     assert _alerts("expiry_installed") == []
+
+
+def test_the_stock_evaluation_costs_the_same_queries_for_many_units(d: Dist) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    d.ready("S1", lot="L1", expiry=days(30))
+    d.ready("T1", lot="L2", expiry=days(40))
+    expiry_stock_evaluate()
+    with CaptureQueriesContext(connection) as few:
+        expiry_stock_evaluate()
+    d.ready(*[f"M{n}" for n in range(40)], lot="L1", expiry=days(30))
+    with CaptureQueriesContext(connection) as many:
+        expiry_stock_evaluate()
+
+    assert len(_alerts("expiry_stock")) == 2
+    assert len(many) == len(few), "set-based: no query per unit"

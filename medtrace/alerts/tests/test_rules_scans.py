@@ -136,3 +136,25 @@ def test_old_captures_are_not_evaluated_again(w: f.World) -> None:
     duplicate_scan_evaluate(now=timezone.now() + timedelta(hours=3))
 
     assert _alerts() == []
+
+
+def test_the_scan_evaluation_costs_the_same_queries_for_many_units(w: f.World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def suspects(serials: list[str], start: float) -> None:
+        epcs = [w.device_sn(s) for s in serials]
+        f.capture(f.commission(epcs, _at(start), location=w.warehouse.sgln))
+        f.capture(f.obj(epcs, _at(start + 2), read_point=w.ward.sgln, location=w.ward.sgln))
+
+    suspects(["A1"], 0)
+    duplicate_scan_evaluate()
+    with CaptureQueriesContext(connection) as one:
+        duplicate_scan_evaluate()
+    suspects([f"B{n}" for n in range(30)], 20)
+    duplicate_scan_evaluate()
+    with CaptureQueriesContext(connection) as thirty:
+        duplicate_scan_evaluate()
+
+    assert len(_alerts()) == 31  # one per unit
+    assert len(thirty) == len(one), "set-based: no query per unit or sighting"
