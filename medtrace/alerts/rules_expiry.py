@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from . import rules, schedule
 from .models import AlertRuleKind, AlertSeverity
@@ -140,10 +141,10 @@ def _finding(
         "days": abs(days_left),
     }
     if group.level == EXPIRED:
-        title = _("%(count)s of %(what)s (lot %(lot)s) at %(where)s expired on %(first)s") % values
+        title = _("%(count)s %(what)s (lot %(lot)s) at %(where)s expired on %(first)s") % values
         message = (
             _(
-                "%(count)s of %(what)s, lot %(lot)s, at %(where)s are past their expiry date "
+                "%(count)s %(what)s, lot %(lot)s, at %(where)s are past their expiry date "
                 "(%(first)s, %(days)s days ago). Expired devices must not be used or shipped: "
                 "quarantine and scrap or return them."
             )
@@ -151,10 +152,10 @@ def _finding(
         )
         severity: str | None = AlertSeverity.CRITICAL
     else:
-        title = _("%(count)s of %(what)s (lot %(lot)s) at %(where)s expire on %(first)s") % values
+        title = _("%(count)s %(what)s (lot %(lot)s) at %(where)s expire on %(first)s") % values
         message = (
             _(
-                "%(count)s of %(what)s, lot %(lot)s, at %(where)s expire in %(days)s days "
+                "%(count)s %(what)s, lot %(lot)s, at %(where)s expire in %(days)s days "
                 "(from %(first)s)."
             )
             % values
@@ -261,7 +262,7 @@ def expiry_stock_evaluate(*, today: date | None = None) -> str:
         if g.place[0] == "material":
             _tag, material_id, uom = g.place
             what = _("%(uom)s of %(material)s") % {"uom": uom, "material": materials[material_id]}
-            where = _("stock")
+            where = pgettext("expiry alert", "the material stores")
             evidence: dict[str, Any] = {"material_id": material_id, "uom": uom, "location": None}
             object_type, object_id = "procurement.material", str(material_id)
         else:

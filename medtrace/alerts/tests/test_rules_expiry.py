@@ -47,7 +47,7 @@ def test_stock_expiring_within_the_threshold_raises_one_alert_per_lot_and_place(
     assert expiring.evidence["first_expiry"] == days(30)
     assert expiring.evidence["days_left"] == 30
     assert expiring.object_type == "lot" and expiring.object_id.endswith(".L1")
-    assert "3 of units of Infusion pump (IP-9) (lot L1) at FG warehouse" in expiring.title
+    assert "3 units of Infusion pump (IP-9) (lot L1) at FG warehouse expire on" in expiring.title
     assert expired.severity == "critical" and expired.evidence["level"] == "expired"
     assert "2 found, 2 new alerts" in result
 
@@ -111,7 +111,7 @@ def test_a_material_lot_in_stock_expiring_soon_is_reported_with_its_quantity_lef
     (alert,) = _alerts("expiry_stock")
     assert alert.evidence["lot"] == "R-009" and alert.evidence["count"] == "40"
     assert alert.evidence["material_id"] == p.w.resin.pk
-    assert "PC resin" in alert.title
+    assert alert.title.startswith("40 EA of PC resin (lot R-009) at the material stores expire")
 
 
 # Installed base --------------------------------------------------------------------------------
