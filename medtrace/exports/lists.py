@@ -33,7 +33,7 @@ def _field(model: type[models.Model], path: str) -> models.Field[Any, Any]:
     return field
 
 
-def _getter(path: str, display: bool) -> Callable[[Any], Any]:
+def _getter(path: str, labels: dict[Any, str] | None) -> Callable[[Any], Any]:
     parts = path.split("__")
 
     def get(row: Any) -> Any:
@@ -42,10 +42,10 @@ def _getter(path: str, display: bool) -> Callable[[Any], Any]:
             current = getattr(current, part, None)
             if current is None:
                 return None
-        last = parts[-1]
-        if display and getattr(current, last, None) not in (None, ""):
-            return getattr(current, f"get_{last}_display")()
-        return getattr(current, last, None)
+        value = getattr(current, parts[-1], None)
+        if labels is not None and value not in (None, ""):
+            return labels.get(value, value)
+        return value
 
     return get
 
@@ -60,8 +60,11 @@ def fields(model: type[models.Model], *paths: str) -> list[Column]:
         if "__" in path:
             owner = _field(model, path.rsplit("__", 1)[0])
             label = owner.verbose_name
-        display = bool(getattr(field, "choices", None))
-        out.append(Column(label, _getter(path, display)))
+        # Choice labels resolved once per download (Model.get_FOO_display rebuilds and hashes
+        # the translated choices on every call: most of an export's time).
+        choices = getattr(field, "flatchoices", None)
+        labels = {key: str(text) for key, text in choices} if choices else None
+        out.append(Column(label, _getter(path, labels)))
     return out
 
 

@@ -147,26 +147,21 @@ def write_xlsx(target: Any, sheets: Sequence[Sheet]) -> None:
 
         def cell(value: Any, *, header: bool = False, sheet: Any = sheet) -> Any:
             value = plain(value)
-            out = WriteOnlyCell(sheet)
             if isinstance(value, str):
                 value = value[:_XLSX_CELL_MAX]
-                out.value = value
-                # openpyxl makes any "=..." string a formula: force text, and mark the
-                # dangerous ones with Excel's quote prefix so that they stay text in Excel.
-                out.data_type = "s"
-                if value.startswith(FORMULA_STARTS):
-                    out.quotePrefix = True
-            elif isinstance(value, datetime):
-                out.value = value
-                out.number_format = "yyyy-mm-dd hh:mm:ss"
-            elif isinstance(value, date):
-                out.value = value
-                out.number_format = "yyyy-mm-dd"
-            else:
-                out.value = value
-            if header:
-                out.font = bold
-            return out
+                if header or value.startswith(FORMULA_STARTS):
+                    # openpyxl makes any "=..." string a formula: force text, and mark it with
+                    # Excel's quote prefix so that it stays text when edited in Excel.
+                    out = WriteOnlyCell(sheet, value)
+                    out.data_type = "s"
+                    if header:
+                        out.font = bold
+                    else:
+                        out.quotePrefix = True
+                    return out
+            # Plain values (openpyxl gives dates and datetimes their date formats) cost far
+            # less than a cell object each.
+            return value
 
         sheet.append([cell(str(c.label), header=True) for c in spec.columns])
         for row in _rows(spec.rows):
