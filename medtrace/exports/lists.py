@@ -167,6 +167,18 @@ def _recalls() -> list[Column]:
     )  # fmt: skip
 
 
+def _suppliers() -> list[Column]:
+    # Rows: (party, qualification problems) as the supplier qualification page lists them.
+    return [
+        Column(_("Supplier"), lambda r: r[0].name),
+        Column(_("English name"), lambda r: r[0].name_en),
+        Column(_("GLN"), lambda r: r[0].gln),
+        Column(_("unified social credit code"), lambda r: r[0].uscc),
+        Column(_("Qualified today"), lambda r: not r[1]),
+        Column(_("Problems"), lambda r: [p["message"] for p in r[1]]),
+    ]
+
+
 LISTS: dict[str, tuple[Callable[[], Sequence[Column]], tuple[str, ...], tuple[str, ...]]] = {
     # name: (columns, select_related, prefetch_related)
     "products": (_products, ("manufacturer",), ("identifiers",)),
@@ -177,15 +189,16 @@ LISTS: dict[str, tuple[Callable[[], Sequence[Column]], tuple[str, ...], tuple[st
     "nonconformances": (_nonconformances, (), ()),
     "holds": (_holds, (), ()),
     "recalls": (_recalls, (), ()),
+    "suppliers": (_suppliers, (), ()),
 }
 
 
-def respond(request: HttpRequest, name: str, rows: QuerySet[Any]) -> HttpResponse:
+def respond(request: HttpRequest, name: str, rows: QuerySet[Any] | list[Any]) -> HttpResponse:
     """The list ``name`` as the CSV or XLSX download ``?format=`` asks for."""
     columns, related, prefetch = LISTS[name]
-    if related:
+    if related and isinstance(rows, QuerySet):
         rows = rows.select_related(*related)
-    if prefetch:
+    if prefetch and isinstance(rows, QuerySet):
         rows = rows.prefetch_related(*prefetch)
     # A streaming (CSV) or file (XLSX) response: typed as the HttpResponse the views return.
     return cast(HttpResponse, export_response(request, rows, columns(), name))

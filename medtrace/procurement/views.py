@@ -25,6 +25,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError, NotFound, PermissionDenied, ValidationFailed
+from medtrace.exports import lists
+from medtrace.exports.tabular import wants_export
 from medtrace.lifecycle.models import Attachment
 from medtrace.lifecycle.services import attachment_read
 from medtrace.masterdata.models import Material, MaterialSupplier, Party, PartyLicence
@@ -263,6 +265,8 @@ def supplier_list(request: HttpRequest, user: User) -> HttpResponse:
         (s, services.supplier_qualification(s, on=today, licences=licences.get(s.pk, [])))
         for s in suppliers
     ]
+    if wants_export(request):
+        return lists.respond(request, "suppliers", rows)
     return render(request, "procurement/supplier_list.html", {"rows": rows})
 
 

@@ -24,6 +24,7 @@ PAGES = {
     "nonconformances": "/quality/nonconformances/?status=all",
     "holds": "/quality/holds/?show=all",
     "recalls": "/recalls/",
+    "suppliers": "/procurement/suppliers/",
 }
 
 
