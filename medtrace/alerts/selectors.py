@@ -31,7 +31,7 @@ def _require_staff(user: User) -> None:
 @dataclass(frozen=True)
 class Queue:
     alerts: QuerySet[Alert]
-    counts: dict[str, int]  # per status, within the scope and kind
+    counts: dict[str, int]  # live alerts per status (open, acknowledged, live), scope and kind
     kinds: dict[str, int]  # live alerts per kind, within the scope
 
 
@@ -58,19 +58,23 @@ def work_queue(*, user: User, scope: str = "mine", status: str = LIVE, kind: str
             "(QA/RA, the auditor, the administrator); use scope=mine",
             field="scope",
         )
-    kinds = {
-        row["kind"]: row["n"]
-        for row in qs.filter(status__in=lifecycle.LIVE)
-        .values("kind")
+    # One grouped count over the live alerts of the scope (index on role/user/assignee and
+    # status); concluded alerts are not counted: they only grow, and nobody works them.
+    counts = {s: 0 for s in lifecycle.LIVE}
+    kinds: dict[str, int] = {}
+    for row in (
+        qs.filter(status__in=lifecycle.LIVE)
+        .values("kind", "status")
         .annotate(n=Count("id"))
-        .order_by("kind")
-    }
+        .order_by()
+    ):
+        kinds[row["kind"]] = kinds.get(row["kind"], 0) + row["n"]
+        if not kind or row["kind"] == kind:
+            counts[row["status"]] += row["n"]
+    counts[LIVE] = counts[AlertStatus.OPEN] + counts[AlertStatus.ACKNOWLEDGED]
+    kinds = dict(sorted(kinds.items()))
     if kind:
         qs = qs.filter(kind=kind)
-    counts = {s: 0 for s in AlertStatus.values}
-    for row in qs.values("status").annotate(n=Count("id")).order_by():
-        counts[row["status"]] = row["n"]
-    counts[LIVE] = counts[AlertStatus.OPEN] + counts[AlertStatus.ACKNOWLEDGED]
     if status == LIVE:
         qs = qs.filter(status__in=lifecycle.LIVE)
     elif status != "any":

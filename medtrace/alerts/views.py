@@ -92,6 +92,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         "counts": result.counts,
         "kinds": [(k, labels.get(k, k), result.kinds.get(k, 0)) for k in kinds],
         "statuses": [(selectors.LIVE, _("open or acknowledged")), *AlertStatus.choices],
+        "figures": [
+            (value, label, result.counts.get(value))
+            for value, label in [(selectors.LIVE, _("open or acknowledged")), *AlertStatus.choices]
+        ],
         "filters": {"scope": scope, "status": status, "kind": kind},
         "may_see_all": may_see_all,
         "kind_labels": labels,
