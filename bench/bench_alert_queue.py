@@ -1,6 +1,6 @@
 """Alerts (issue 7 item 2): the work queue over a large alert table, fire() and a lifecycle step.
 
-    cd bench && ../.venv/bin/python bench_alert_queue.py [--alerts 200000] [--db medtrace_bench_alertq]
+    cd bench && ../.venv/bin/python bench_alert_queue.py [--alerts 200000] [--db NAME]
 
 Creates (or reuses) a throwaway database, migrates it and fills it with ``--alerts`` alerts
 spread over the nine department roles and the rule kinds, 80 % of them concluded (resolved or
@@ -147,9 +147,8 @@ def main() -> None:
     }
     print(save("bench_alert_queue", out))
     for name, r in results.items():
-        print(
-            f"{name:12} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  statements {r['statements']}"
-        )
+        p50, p99, n = r["p50_ms"], r["p99_ms"], r["statements"]
+        print(f"{name:12} p50 {p50:.2f} ms  p99 {p99:.2f} ms  statements {n}")
 
 
 if __name__ == "__main__":
