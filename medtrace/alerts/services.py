@@ -44,10 +44,13 @@ def alert_raise(
 
 
 def alerts_for(user: User) -> QuerySet[Alert]:
-    """The alerts addressed to ``user`` or to one of their department roles."""
+    """The alerts addressed to ``user`` or to one of their department roles, or assigned to
+    them (their work queue: ``selectors.work_queue``)."""
     roles = list(user.groups.values_list("name", flat=True))
-    return Alert.objects.filter(Q(recipient_user=user) | Q(recipient_role__in=roles))
+    return Alert.objects.filter(
+        Q(recipient_user=user) | Q(recipient_role__in=roles) | Q(assigned_to=user)
+    )
 
 
 def open_alerts_for(user: User) -> QuerySet[Alert]:
-    return alerts_for(user).filter(status=AlertStatus.OPEN)
+    return alerts_for(user).filter(status__in=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED))
