@@ -60,7 +60,7 @@ def work_queue(*, user: User, scope: str = "mine", status: str = LIVE, kind: str
         )
     # One grouped count over the live alerts of the scope (index on role/user/assignee and
     # status); concluded alerts are not counted: they only grow, and nobody works them.
-    counts = {s: 0 for s in lifecycle.LIVE}
+    counts: dict[str, int] = {str(s): 0 for s in lifecycle.LIVE}
     kinds: dict[str, int] = {}
     for row in (
         qs.filter(status__in=lifecycle.LIVE)
