@@ -129,7 +129,7 @@ def _big_integer_field(request: HttpRequest) -> str | None:
     def big(value: Any) -> bool:
         if isinstance(value, str):
             value = value.strip()
-            if not value.lstrip("+-").isdigit():
+            if not (value.isascii() and value.lstrip("+-").isdigit()):
                 return False
             value = int(value)
         return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INT64

@@ -175,3 +175,28 @@ def test_a_page_that_does_not_exist_is_still_a_page(client: Client) -> None:
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/pick-lists/%C2%B2", "/api/v1/stock-counts/%C2%B2"])
+def test_a_unicode_digit_is_not_an_id(client: Client, path: str) -> None:
+    """'²'.isdigit() is true but int('²') fails: such a path was a 500."""
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_a_unicode_digit_is_not_a_page_size(client: Client) -> None:
+    response = client.get("/epcis/events", {"perPage": "²"})
+
+    assert response.status_code == 400
+    assert "perPage" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_unicode_digit_beside_a_huge_number_does_not_break_the_error(client: Client) -> None:
+    response = client.get(f"/api/v1/shipments?sales_order_id={10**25}&status=²")
+
+    assert response.status_code in (200, 422)

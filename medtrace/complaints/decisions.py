@@ -165,7 +165,7 @@ def _nonconformance(value: Any) -> Nonconformance:
     raw = str(value).strip()
     qs = Nonconformance.objects.all()
     found = qs.filter(number=raw).first()
-    if found is None and raw.isdigit():
+    if found is None and raw.isascii() and raw.isdigit():
         found = qs.filter(pk=int(raw)).first()
     if found is None:
         raise invalid("nonconformance", f"no nonconformance {raw!r}", "not_found")

@@ -237,7 +237,13 @@ def per_page(request: HttpRequest) -> int:
     raw = request.GET.getlist("perPage")
     if not raw:
         return PER_PAGE_DEFAULT
-    if len(raw) > 1 or not raw[0].strip().isdigit() or not 1 <= int(raw[0]) <= PER_PAGE_MAX:
+    text = raw[0].strip()
+    # isascii: "²".isdigit() is true, and int("²") fails.
+    if (
+        len(raw) > 1
+        or not (text.isascii() and text.isdigit())
+        or not 1 <= int(text) <= PER_PAGE_MAX
+    ):
         raise QueryError("perPage", f"perPage: expected a whole number from 1 to {PER_PAGE_MAX}")
     return int(raw[0])
 

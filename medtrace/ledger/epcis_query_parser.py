@@ -152,7 +152,8 @@ class Parser:
     def integer(self, name: str, raw: Raw, *, minimum: int) -> int:
         value = self.scalar(name, raw)
         if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+            isinstance(value, int)
+            or (isinstance(value, str) and value.strip().isascii() and value.strip().isdigit())
         ):
             raise QueryError(name, f"{name}: expected a whole number, got {value!r}")
         number = int(value)

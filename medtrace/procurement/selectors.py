@@ -200,7 +200,7 @@ def material_lot_list(
     if material not in (None, ""):
         value = str(material)
         match = Q(material__code=value)
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             match |= Q(material_id=int(value))
         qs = qs.filter(match)
     return qs.order_by("-id")

@@ -264,7 +264,11 @@ def recent_containers(limit: int = 20) -> list[Container]:
 def _by_id_or_number(model: Any, value: str | int, what: str) -> Any:
     text = str(value).strip()
     qs = model.objects.all()
-    found = qs.filter(pk=int(text)).first() if text.isdigit() else qs.filter(number=text).first()
+    found = (
+        qs.filter(pk=int(text)).first()
+        if text.isascii() and text.isdigit()
+        else qs.filter(number=text).first()
+    )
     if found is None:
         raise NotFound(f"No {what} {text}", field="id")
     return found
