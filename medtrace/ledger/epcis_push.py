@@ -73,6 +73,8 @@ KEY_PREFIX = "epcis:"
 # The wake-up after a capture comes this long after its events are past the settle margin.
 KICK_MARGIN = timedelta(milliseconds=500)
 PASS_BUDGET_SECONDS = 30.0
+# Stream subscriptions probed per transaction (on SQLite it holds the write lock meanwhile).
+PROBE_CHUNK = 100
 
 # Outcomes of ``push_subscription``.
 SENT = "sent"  # a document was queued
@@ -201,6 +203,50 @@ def _newest_record_time() -> datetime | None:
     return max(present) if present else None
 
 
+def _probe_streams(ids: list[Any], now: datetime) -> tuple[list[Any], Counter[str]]:
+    """Stream subscriptions ``ids`` in one transaction: which have new matches (returned, for
+    ``push_subscription``), and the others moved up to the cutoff together, in one UPDATE.
+
+    Most stream subscriptions have nothing new in a given pass (a capture concerns few of
+    them); a transaction and a commit each would cost more than their one query. The move is
+    safe without locking them: nothing matched before the cutoff, and the condition
+    ``last_record_time < cutoff`` leaves alone one that another worker moved further meanwhile.
+    """
+    outcomes: Counter[str] = Counter()
+    busy: list[Any] = []
+    idle: list[Any] = []
+    with transaction.atomic():
+        cutoff = subs.subscription_cutoff(now)
+        # Retractions are rare: look for those after a subscription's position only if any
+        # was recorded since then.
+        retracted = EventRetraction.objects.aggregate(t=Max("record_time"))["t"]
+        rows = QuerySubscription.objects.filter(pk__in=ids, active=True, stream=True)
+        for subscription in rows.select_related("query", "created_by").order_by("pk"):
+            owner = subscription.created_by
+            if owner is not None and not owner.is_active:
+                outcomes[INACTIVE_OWNER] += 1
+                continue
+            probe = subs.subscription_batch(
+                subscription,
+                cutoff=cutoff,
+                limit=1,
+                retractions=retracted is not None and retracted >= subscription.last_record_time,
+            )
+            if probe.count:
+                busy.append(subscription.pk)
+            elif probe.end != probe.start:
+                idle.append(subscription.pk)
+            else:
+                outcomes[IDLE] += 1
+        if idle:
+            moved = QuerySubscription.objects.filter(
+                pk__in=idle, last_record_time__lt=cutoff
+            ).update(last_record_time=cutoff, last_event_pk=None)
+            outcomes.update({MOVED: moved, IDLE: len(idle) - moved})
+    outcomes = +outcomes  # drop the zero counts
+    return busy, outcomes
+
+
 def push_due(
     *,
     now: datetime | None = None,
@@ -213,31 +259,45 @@ def push_due(
     now = now or timezone.now()
     started = time.monotonic()
     blocked = _blocked_ids()
-    due: list[Any] = []
+    outcomes: Counter[str] = Counter()
+
+    def run(pk: Any) -> None:
+        try:
+            outcomes[push_subscription(pk, now=now)] += 1
+        except Exception:
+            log.exception("EPCIS subscription %s: could not queue its results", pk)
+            outcomes["failed"] += 1
+
+    def spent() -> bool:
+        return time.monotonic() - started > budget_seconds
+
     if scheduled:
-        due += (
+        due = list(
             QuerySubscription.objects.filter(active=True, stream=False)
             .filter(Q(next_run_at__lte=now) | Q(next_run_at__isnull=True))
             .order_by("next_run_at")
             .values_list("pk", flat=True)
         )
+        for index, pk in enumerate(due):
+            if spent():
+                outcomes["deferred"] += len(due) - index  # the next pass takes them
+                break
+            run(pk)
     newest = _newest_record_time() if streams else None
     if newest is not None:
         # A stream subscription positioned after the newest event has nothing new: no query.
         candidates = QuerySubscription.objects.filter(
             active=True, stream=True, last_record_time__lte=newest
         ).values_list("pk", flat=True)
-        due += [pk for pk in candidates if str(pk) not in blocked]
-    outcomes: Counter[str] = Counter()
-    for index, pk in enumerate(due):
-        if time.monotonic() - started > budget_seconds:
-            outcomes["deferred"] += len(due) - index  # the next pass takes them
-            break
-        try:
-            outcomes[push_subscription(pk, now=now)] += 1
-        except Exception:
-            log.exception("EPCIS subscription %s: could not queue its results", pk)
-            outcomes["failed"] += 1
+        streaming = [pk for pk in candidates if str(pk) not in blocked]
+        for first in range(0, len(streaming), PROBE_CHUNK):
+            if spent():
+                outcomes["deferred"] += len(streaming) - first
+                break
+            busy, probed = _probe_streams(streaming[first : first + PROBE_CHUNK], now)
+            outcomes.update(probed)
+            for pk in busy:
+                run(pk)
     return dict(outcomes)
 
 

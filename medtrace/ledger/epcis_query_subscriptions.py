@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from medtrace.accounts import scoping
@@ -29,9 +30,9 @@ from medtrace.accounts.models import User
 from medtrace.audit import services as audit
 
 from .epcis_push_schedule import ScheduleError, next_run, parse_field
-from .epcis_query_params import EventQuery, QueryError, parse_query, parse_time
-from .epcis_query_select import event_document, event_page, query_document
-from .models import Event
+from .epcis_query_params import QueryError, parse_query, parse_time
+from .epcis_query_select import event_document, query_document
+from .models import Event, EventRetraction
 from .models_queries import NamedQuery, QuerySubscription
 
 __all__ = [
@@ -269,6 +270,7 @@ def subscription_delete(*, subscription: QuerySubscription, user: User | None = 
 # -- what a subscription delivers --------------------------------------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_RETRACTION = Event.retraction.related  # the reverse one-to-one, to mark "none" on a row
 
 
 @dataclass(frozen=True)
@@ -347,12 +349,55 @@ def subscription_cutoff(now: datetime | None = None) -> datetime:
     return min(now, oldest or now) - SUBSCRIPTION_SETTLE
 
 
+def _matches(
+    condition: Q,
+    *,
+    retracted: bool,
+    low: Position,
+    high: datetime,
+    limit: int,
+) -> list[tuple[datetime, Event]]:
+    """Up to ``limit`` events matching ``condition`` whose effective recordTime lies after
+    ``low`` and before ``high``, in (effective recordTime, pk) order, with that time.
+
+    The effective recordTime is the retraction's for a retracted event (it is when the client
+    learns of it) and the event's own otherwise. Asking for each kind apart keeps each an
+    ordered range read of one index (the event's (record_time, id)), which stops at ``limit``:
+    one condition across both tables (``record_time >= t OR retraction.record_time >= t``)
+    would read the whole ledger for an unselective query such as "every event".
+    """
+    if retracted:
+        field = "retraction__record_time"
+        qs = Event.objects.filter(condition, retraction__isnull=False).select_related("retraction")
+    else:
+        # NOT EXISTS, not a LEFT JOIN ... IS NULL: the planner then estimates the rows left
+        # well, and reads the recordTime index in order up to the limit.
+        field = "record_time"
+        retracted_rows = EventRetraction.objects.filter(event_id=OuterRef("pk"))
+        qs = Event.objects.filter(condition).filter(~Exists(retracted_rows))
+    qs = qs.filter(**{f"{field}__gte": low.record_time, f"{field}__lt": high})
+    if low.event_pk is not None:
+        # After (t, pk): from t on, less the rows at t up to pk (a range read from t).
+        qs = qs.exclude(**{field: low.record_time, "id__lte": low.event_pk})
+    rows = list(qs.order_by(field, "id")[:limit])
+    if retracted:
+        return [(e.retraction.record_time, e) for e in rows]
+    for event in rows:
+        _NO_RETRACTION.set_cached_value(event, None)  # known: event_document asks no more
+    return [(e.record_time, e) for e in rows]
+
+
 def subscription_batch(
-    subscription: QuerySubscription, *, cutoff: datetime, limit: int = SUBSCRIPTION_BATCH
+    subscription: QuerySubscription,
+    *,
+    cutoff: datetime,
+    limit: int = SUBSCRIPTION_BATCH,
+    retractions: bool = True,
 ) -> SubscriptionBatch:
     """The next events of ``subscription``: its query's events recorded since its position and
     before ``cutoff`` (from ``subscription_cutoff``), oldest first, at most ``limit``, as an
-    EPCISQueryDocument with its subscriptionID and queryName.
+    EPCISQueryDocument with its subscriptionID and queryName. Two statements, each a bounded
+    index range read (``_matches``), whatever the size of the ledger.
 
     A retracted event comes again, as declared in error, when its declaration is recorded.
     The query's own orderBy / eventCountLimit / maxEventCount do not apply: a subscription
@@ -360,47 +405,49 @@ def subscription_batch(
 
     A subscription made by a partner user delivers only what that user may query, redacted
     (``medtrace.accounts.scoping``). Load the subscription with
-    ``select_related("query", "created_by")`` to keep this to one statement.
+    ``select_related("query", "created_by")``. ``retractions=False``: the caller knows that no
+    retraction was recorded since the subscription's position (one statement fewer).
     """
     owner = subscription.created_by
     stored = parse_query(
         subscription.query.query, from_url=False, epc_scope=scoping.custody_epcs(owner)
     )
-    query = EventQuery(
-        q=stored.q,
-        order_by="recordTime",
-        descending=False,
-        record_ge=stored.record_ge,
-        record_lt=stored.record_lt,
-    )
-    query.record_lt = min(filter(None, (query.record_lt, cutoff)))
-    start = Position(subscription.last_record_time, subscription.last_event_pk)
-    after = None
-    if start.event_pk is None:
-        query.record_ge = max(filter(None, (query.record_ge, start.record_time)))
-    else:
-        after = [start.record_time.isoformat(), start.event_pk]
+    condition = stored.q
     # A partner's subscription delivers what its creator may query, redacted the same way.
     if scoping.is_partner(owner):
-        query.q &= scoping.event_q(owner)
-    page = event_page(query, after=after, size=limit)
-    last = None
-    if page.events:
-        final = page.events[-1]
-        # The effective recordTime: the declaration's, for a retracted event.
-        last = Position(final.effective_record_time, final.pk)  # type: ignore[attr-defined]
+        condition &= scoping.event_q(owner)
+    start = Position(subscription.last_record_time, subscription.last_event_pk)
+    # The stored query's own GE_/LT_recordTime narrow the window further.
+    low = start
+    if stored.record_ge is not None and stored.record_ge > start.record_time:
+        low = Position(stored.record_ge)
+    high = min(filter(None, (stored.record_lt, cutoff)))
+    found = sorted(
+        [
+            *_matches(condition, retracted=False, low=low, high=high, limit=limit + 1),
+            *(
+                _matches(condition, retracted=True, low=low, high=high, limit=limit + 1)
+                if retractions
+                else []
+            ),
+        ],
+        key=lambda pair: (pair[0], pair[1].pk),
+    )
+    complete = len(found) <= limit
+    found = found[:limit]
+    last = Position(found[-1][0], found[-1][1].pk) if found else None
     document = query_document(
-        scoping.redact_events(owner, [event_document(e) for e in page.events]),
+        scoping.redact_events(owner, [event_document(e) for _time, e in found]),
         query_name=subscription.query.name,
         subscription_id=str(subscription.pk),
     )
     return SubscriptionBatch(
         document=document,
-        count=len(page.events),
+        count=len(found),
         start=start,
         last=last,
         cutoff=cutoff,
-        complete=page.next_key is None,
+        complete=complete,
     )
 
 

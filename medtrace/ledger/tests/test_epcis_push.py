@@ -8,7 +8,9 @@ a moment ago are then deliverable at once (the margin is covered in test_epcis_q
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -164,6 +166,28 @@ def test_a_backlog_goes_out_in_batches_in_order_without_waiting_for_the_sweep(
     ]
     assert [m.payload["more"] for m in messages()] == [True, True, False]
     assert len({p.key for p in receiver.pushes}) == 3
+
+
+def test_a_retraction_comes_again_declared_in_error_in_record_time_order(
+    shipped: NamedQuery, qa_manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subs, "SUBSCRIPTION_BATCH", 2)
+    with epcis_receiver() as receiver:
+        subscribe(shipped, qa_manager, receiver, stream=True)
+        capture(ship(1), user=qa_manager)
+        push_and_send()
+        capture(ship(2), user=qa_manager)
+        declared = {"declarationTime": "2025-03-02T00:00:00Z", "reason": "did_not_occur"}
+        capture(dict(ship(1), errorDeclaration=declared), user=qa_manager)
+        capture(ship(3), user=qa_manager)
+
+        push_and_send()
+
+    assert [p.event_ids for p in receiver.pushes] == [[eid(1)], [eid(2), eid(1)], [eid(3)]]
+    again = receiver.pushes[1].document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert "errorDeclaration" not in again[0]
+    assert again[1]["errorDeclaration"]["reason"] == "did_not_occur"
+    assert_valid(receiver.pushes[1].document)
 
 
 # -- scheduled ----------------------------------------------------------------------------------
@@ -355,3 +379,34 @@ def test_a_subscription_position_never_moves_back_for_a_future_initial_record_ti
 
     subscription.refresh_from_db()
     assert subscription.last_record_time == future and receiver.pushes == []
+
+
+# -- the README's receiver ----------------------------------------------------------------------
+
+
+def _readme_accept() -> Any:
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### EPCIS query subscriptions") :]
+    section = section[: section.index("\n### ")]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    namespace: dict[str, Any] = {"__name__": "readme_epcis_receiver"}
+    exec(compile(block, "README.md", "exec"), namespace)
+    return namespace["accept"]
+
+
+def test_the_readme_receiver_accepts_a_real_push_once_and_refuses_a_tampered_one(
+    shipped: NamedQuery, qa_manager: Any
+) -> None:
+    accept = _readme_accept()
+    with epcis_receiver(TOKEN) as receiver:
+        subscribe(shipped, qa_manager, receiver, stream=True)
+        capture(ship(1), user=qa_manager)
+        push_and_send()
+    (push,) = receiver.pushes
+    seen: set[str] = set()
+
+    assert accept(TOKEN, push.body, push.headers, seen) is True
+    assert accept(TOKEN, push.body, push.headers, seen) is True  # a retry: no second processing
+    assert seen == {push.key}
+    assert accept(TOKEN, push.body.replace(b"shipping", b"receiving"), push.headers, seen) is False
+    assert accept("another token", push.body, push.headers, seen) is False
