@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_implants, views_records, views_tokens, views_trace
+from . import views, views_implants, views_records, views_tokens, views_trace, views_unit
 
 app_name = "web"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("scan/", views.scan, name="scan"),
     path("trace/", views_trace.trace_page, name="trace"),
     path("trace/certificate/", views_trace.certificate_page, name="certificate"),
+    path("trace/datamatrix.svg", views_unit.unit_symbol, name="unit_symbol"),
+    path("trace/attachments/<int:pk>/", views_unit.unit_attachment, name="unit_attachment"),
     path("audit/", views_records.audit_trail, name="audit_trail"),
     path("records/<str:object_type>/<str:object_id>/", views_records.record_page, name="record"),
     path(

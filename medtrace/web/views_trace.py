@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,23 +13,8 @@ from django.urls import reverse
 from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError
 from medtrace.trace import selectors
-from medtrace.trace.phases import PHASES
 
-_INSTANCE_KINDS = {"serial", "hibc"}
-
-
-def _flatten(node: dict[str, Any], out: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for child in node.get("children", []):
-        out.append(child)
-        _flatten(child, out)
-    return out
-
-
-def _by_phase(events: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
-    groups: OrderedDict[str, list[dict[str, Any]]] = OrderedDict((p, []) for p in PHASES)
-    for event in events:
-        groups.setdefault(event.get("phase") or "other", []).append(event)
-    return [(phase, items) for phase, items in groups.items() if items]
+from . import views_unit
 
 
 def _recall_url(user: User | None, target: selectors.Target) -> str:
@@ -52,17 +36,8 @@ def trace_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"scan_code": ident, "ident": ident, "include_history": history}
     try:
         target = selectors.resolve_target(ident, user=user)
-        if target.kind in _INSTANCE_KINDS and target.state and target.state.get("gtin"):
-            timeline = selectors.unit_timeline(id=target.epc, user=user)
-            backward = selectors.trace_backward(id=target.epc, user=user, include_history=history)
-            context.update(
-                target=target,
-                unit=timeline.get("unit"),
-                phases=_by_phase(timeline["events"]),
-                event_count=len(timeline["events"]),
-                parts=_flatten(backward["root"], []),
-            )
-            return render(request, "web/unit.html", context)
+        if views_unit.is_unit(target):
+            return views_unit.render_unit(request, target, context, include_history=history)
         forward = selectors.trace_forward(id=target.epc, user=user, include_history=history)
         context.update(target=target, forward=forward, units=forward.units)
         context["recall_url"] = _recall_url(user, target)
