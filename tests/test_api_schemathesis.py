@@ -48,7 +48,7 @@ CHECKS = [
 # (empty strings, huge numbers, wrong types, unknown ids) in about two minutes per database.
 # The seed is fixed so that the suite is repeatable; a deeper search runs with, e.g.,
 # MEDTRACE_SCHEMATHESIS_SEED=1 MEDTRACE_SCHEMATHESIS_EXAMPLES=50.
-MAX_EXAMPLES = int(os.environ.get("MEDTRACE_SCHEMATHESIS_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("MEDTRACE_SCHEMATHESIS_EXAMPLES", "5"))
 SEED = int(os.environ.get("MEDTRACE_SCHEMATHESIS_SEED", "7"))
 
 
