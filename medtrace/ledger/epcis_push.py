@@ -324,20 +324,30 @@ def _stream_run_waiting() -> bool:
     return DBTaskResult.objects.filter(task_path=push_streams.module_path, status="READY").exists()
 
 
+# When the run this process last queued is due: until then a burst of captures here needs no
+# further look at the queue (that run comes after their commits, so it sees their events).
+_queued_run_at: datetime | None = None
+
+
 def queue_streams(*, at: datetime | None = None) -> None:
     """Queue ``push_streams`` for ``at`` (default: when events recorded now are past the settle
     margin), unless one is already waiting: that one schedules a follow-up if it finds events
     too recent for it. Never fails the caller: the sweep delivers anyway."""
+    global _queued_run_at
     from medtrace.alerts.tasks import queued_backend
 
     try:
         if not queued_backend():
             push_streams.enqueue()  # runs now, in this process (no worker to wait for)
             return
+        now = timezone.now()
+        if at is None and _queued_run_at is not None and now < _queued_run_at - KICK_MARGIN:
+            return
         if _stream_run_waiting():
             return
-        at = at or timezone.now() + subs.SUBSCRIPTION_SETTLE + KICK_MARGIN
+        at = at or now + subs.SUBSCRIPTION_SETTLE + KICK_MARGIN
         push_streams.using(run_after=at).enqueue()
+        _queued_run_at = at
     except Exception:
         log.exception("could not queue the EPCIS stream delivery; the worker's sweep will")
 

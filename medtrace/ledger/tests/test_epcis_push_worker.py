@@ -37,6 +37,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
+@pytest.fixture(autouse=True)
+def _no_wake_up_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The process remembers the stream run it queued last; this test's database has none.
+    monkeypatch.setattr(epcis_push, "_queued_run_at", None)
+
+
 @pytest.fixture
 def shipped(qa_manager: Any) -> NamedQuery:
     return named_query_create(data={"name": "shipped", "query": SHIPPING_ONLY}, user=qa_manager)
