@@ -172,6 +172,7 @@ INSTALLED_APPS = [
     "medtrace.recalls",
     "medtrace.imports",
     "medtrace.exports",
+    "medtrace.dashboards",
     "medtrace.web",
 ]
 

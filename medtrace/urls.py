@@ -18,6 +18,9 @@ urlpatterns = [
     path("service/", include("medtrace.service.urls")),
     path("complaints/", include("medtrace.complaints.urls")),
     path("conditions/", include("medtrace.conditions.urls")),
+    # Dashboards (/recalls/dashboard/, /kpis/, /work/): before the recall pages, whose
+    # /recalls/<number>/ would otherwise take /recalls/dashboard/.
+    path("", include("medtrace.dashboards.urls")),
     path("recalls/", include("medtrace.recalls.urls")),
     path("alerts/", include("medtrace.alerts.urls")),
     path("exports/", include("medtrace.exports.urls")),
