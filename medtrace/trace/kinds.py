@@ -13,7 +13,7 @@ def epc_kind(epc: str) -> str:
         return "serial"
     if epc.startswith("urn:epc:id:sscc:"):
         return "container"
-    if epc.startswith(("urn:epc:class:lgtin:", "urn:medtrace:hibc-lot:")):
+    if epc.startswith(("urn:epc:class:lgtin:", "urn:medtrace:hibc-lot:", "urn:medtrace:lot:")):
         return "lot"
     if epc.startswith(("urn:epc:idpat:", "urn:epc:class:")):
         return "class"

@@ -23,7 +23,7 @@ from medtrace.accounts.models import User
 from medtrace.accounts.roles import Role
 from medtrace.accounts.scoping import party_identifiers, scope_units
 from medtrace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from medtrace.ledger.models import EventEpc, EventQuantity, UnitState
+from medtrace.ledger.models import EventEpc, EventQuantity, GenealogyEdge, UnitState
 from medtrace.lib import udi
 from medtrace.masterdata.selectors import resolve_udi
 
@@ -210,6 +210,18 @@ def resolve_target(text: str, *, user: User | None, allow_class: bool = True) ->
     return _known(text, epc, user=user, allow_class=allow_class)
 
 
+def _class_known(epc: str) -> bool:
+    """A lot the ledger knows: counted in an event, consumed into something, or carried by
+    serialized units (a lot of serialized devices: (01)+(10) of a pump names its units' lot,
+    though no event names the lot class itself)."""
+    if EventQuantity.objects.filter(epc_class=epc).exists():
+        return True
+    if GenealogyEdge.objects.filter(child=epc).exists():
+        return True
+    gtin, _serial, lot = genealogy._identity_facts(epc)
+    return bool(gtin and lot and UnitState.objects.filter(gtin=gtin, lot=lot).exists())
+
+
 def _known(text: str, epc: str, *, user: User | None, allow_class: bool) -> Target:
     kind = epc_kind(epc)
     missing = NotFound(
@@ -222,7 +234,7 @@ def _known(text: str, epc: str, *, user: User | None, allow_class: bool) -> Targ
         # start from any lot, and answers only with the partner's own units (404 if none).
         if partner and not allow_class and not _in_scope(user, epc):
             raise missing
-        if not EventQuantity.objects.filter(epc_class=epc).exists():
+        if not _class_known(epc):
             raise missing
         return Target(text, epc, kind, None)
     if partner and not _in_scope(user, epc):

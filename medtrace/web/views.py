@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
@@ -23,6 +22,7 @@ from medtrace.exports.tabular import wants_export
 from medtrace.masterdata import labelling, selectors
 from medtrace.masterdata.models import Product
 from medtrace.trace.selectors import resolve_target
+from medtrace.web.links import page_url
 
 
 def _user(request: HttpRequest) -> User | None:
@@ -136,7 +136,8 @@ def scan(request: HttpRequest) -> HttpResponse:
             except MedtraceError:
                 pass
             else:
-                return redirect(f"{reverse('web:trace')}?{urlencode({'id': target.epc})}")
+                # A unit opens its life story; a lot (01)+(10) or an SSCC (00) its trace page.
+                return redirect(page_url(target.epc, target.kind))
     else:
         context["error"] = "empty scan"
     return render(request, "web/scan.html", context, status=422 if "error" in context else 200)
