@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_implants, views_records, views_tokens, views_trace, views_unit
+from . import views, views_implants, views_lot, views_records, views_tokens, views_trace, views_unit
 
 app_name = "web"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("scan/", views.scan, name="scan"),
     path("trace/", views_trace.trace_page, name="trace"),
     path("trace/certificate/", views_trace.certificate_page, name="certificate"),
+    path("trace/lot/", views_lot.lot_page, name="lot"),
+    path("trace/container/", views_lot.container_page, name="container"),
+    path("trace/genealogy/", views_lot.genealogy_fragment, name="genealogy"),
     path("trace/datamatrix.svg", views_unit.unit_symbol, name="unit_symbol"),
     path("trace/attachments/<int:pk>/", views_unit.unit_attachment, name="unit_attachment"),
     path("audit/", views_records.audit_trail, name="audit_trail"),
