@@ -7,7 +7,7 @@ element string, raw scan, HIBC, or the bare serial of a known unit.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
@@ -15,6 +15,7 @@ from ninja import Query, Router
 from medtrace.accounts.models import User
 from medtrace.api import require_scope
 
+from . import kpi_series as kpi_series_selectors
 from . import kpis as kpi_selectors
 from . import rendering, selectors
 from .schemas import BackwardOut, ForwardOut, TimelineOut
@@ -77,3 +78,23 @@ def kpis(
     require_scope(request, KPI_SCOPE)
     assert isinstance(request.user, User)
     return kpi_selectors.kpis(user=request.user, start=from_, end=to)
+
+
+@router.get("/kpis/series", url_name="kpi_series", tags=["kpis"])
+def kpi_series(
+    request: HttpRequest,
+    from_: Annotated[date | None, Query(alias="from", description="first day (YYYY-MM-DD)")] = None,
+    to: Annotated[date | None, Query(description="last day (YYYY-MM-DD); default today")] = None,
+    granularity: Annotated[
+        Literal["week", "month"], Query(description="ISO weeks or calendar months")
+    ] = "month",
+) -> dict[str, Any]:
+    """Every KPI per week or month of a period (default: the last 365 days, by month), as the
+    KPI dashboard charts them: trace-data completeness, serial-binding accuracy, recall
+    response time, after-sales handling time, alert false-alarm rate and the audit chain's
+    status. Definitions in the README ("KPIs"). Internal staff only."""
+    require_scope(request, KPI_SCOPE)
+    assert isinstance(request.user, User)
+    return kpi_series_selectors.kpi_series(
+        user=request.user, start=from_, end=to, granularity=granularity
+    )

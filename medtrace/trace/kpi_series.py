@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
@@ -170,7 +170,9 @@ def recall_response(period: Period, granularity: str, bs: list[Bucket]) -> dict[
     from medtrace.recalls.models import RecallCampaign
 
     rows = list(
-        RecallCampaign.objects.filter(created_at__lt=period.end).values_list(
+        RecallCampaign.objects.filter(
+            Q(decision_at__lt=period.end) | Q(opened_at__lt=period.end)
+        ).values_list(
             "drill",
             "complaint__received_at",
             "decision_at",

@@ -45,6 +45,8 @@ from django.db.models import (
     Sum,
 )
 
+from medtrace.errors import ValidationFailed
+
 from .kpi_series import Bucket, grouped_counts, key_of, rate, trunc
 from .kpis import Period
 
@@ -60,7 +62,10 @@ def _flags() -> dict[str, Any]:
     from medtrace.ledger.models import EventEpc
     from medtrace.warehouse.selectors import IN_TRANSIT, our_ids, released_q
 
-    ours = our_ids()
+    try:
+        ours = our_ids()
+    except ValidationFailed:  # no own company in master data yet: every holder is another
+        ours = []
 
     def step(*steps: str) -> Exists:
         return Exists(EventEpc.objects.filter(epc=OuterRef("epc"), event__biz_step__in=steps))

@@ -8,3 +8,4 @@ from typing import Any
 
 def register(m: Any) -> None:
     m.api_case("GET /api/v1/kpis", m.expect(401, 200, 403))
+    m.api_case("GET /api/v1/kpis/series", m.expect(401, 200, 403))
