@@ -120,7 +120,7 @@ def _trace_world() -> tuple[f.World, dict[str, str]]:
 
 
 def test_completeness_requires_of_each_unit_only_the_nodes_of_the_stage_it_reached() -> None:
-    _w, units = _trace_world()
+    _trace_world()
 
     data = _series(date(2025, 3, 1), date(2025, 4, 30))["trace_completeness"]
 
@@ -289,7 +289,7 @@ def test_the_series_take_the_same_few_queries_for_three_or_fifty_two_periods() -
 
 def test_parties_other_than_ours_are_what_counts_as_out_of_our_hands() -> None:
     # The maker's own identifiers (our_ids) are the reference: a unit it holds is not away.
-    w, units = _trace_world()
+    w, _units = _trace_world()
     assert Party.objects.filter(pk=w.maker.pk, role="manufacturer").exists()
     gaps = {
         u["serial"]
