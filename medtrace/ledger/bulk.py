@@ -14,6 +14,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+from medtrace.core.bulk_insert import insert_values
+
 
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
@@ -56,10 +58,9 @@ def insert_rows(
     *,
     json_columns: Sequence[str] = (),
 ) -> None:
-    """Insert plain rows (JSON columns as Python values): COPY on PostgreSQL, else bulk_create.
-
-    On SQLite the ORM adapts datetimes and decimals to the backend's own text formats, which
-    raw executemany would not.
+    """Insert plain rows (JSON columns as Python values): COPY on PostgreSQL (a multi-row
+    INSERT for a few rows), one executemany on SQLite with the values adapted as the ORM would
+    (``core.bulk_insert``: datetimes and decimals in SQLite's own text formats).
     """
     if not rows:
         return
@@ -76,6 +77,9 @@ def insert_rows(
                 for row in rows
             ]
         copy_rows(model, columns, rows)
+        return
+    if not is_postgresql():
+        insert_values(model, columns, rows)
         return
     attnames = [getattr(model._meta.get_field(c), "attname", c) for c in columns]
     model._default_manager.bulk_create(

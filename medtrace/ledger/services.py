@@ -20,6 +20,7 @@ from django.utils import timezone
 from medtrace.accounts.models import User
 from medtrace.audit import services as audit
 from medtrace.audit.models import AuditAction
+from medtrace.core.bulk_insert import insert_records
 from medtrace.lib import epcis
 from medtrace.lib.epcis.event_hash import event_hash
 
@@ -235,7 +236,10 @@ def _write(prepared: list[_Prepared], job: CaptureJob | None) -> list[tuple[_Pre
         )
     else:
         rows = [Event(**dict(zip(_EVENT_COLUMNS[1:], row, strict=True))) for row in values]
-        Event.objects.bulk_create(rows, batch_size=2000)
+        if len(rows) >= bulk.COPY_THRESHOLD:
+            insert_records(Event, rows)  # one executemany (SQLite), ids reserved first
+        else:
+            Event.objects.bulk_create(rows, batch_size=2000)
         ids = [row.pk for row in rows]
     pairs = list(zip(prepared, ids, strict=True))
     sealer = _sealer(job)

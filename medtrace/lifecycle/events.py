@@ -96,11 +96,17 @@ def party_pgln(party: Party) -> str:
     )
 
 
-def bt(kind: str, number: str) -> dict[str, str]:
-    """A bizTransaction entry naming one of our documents."""
+def our_gln() -> str:
+    """The GLN our documents' bizTransaction URIs are minted under (our own party's)."""
     from .services import own_party
 
-    gln = own_party().gln or "0000000000000"
+    return own_party().gln or "0000000000000"
+
+
+def bt(kind: str, number: str, *, gln: str | None = None) -> dict[str, str]:
+    """A bizTransaction entry naming one of our documents. ``gln``: ``our_gln()`` when the
+    caller names many documents (an import), so our party is looked up once."""
+    gln = gln or our_gln()
     return {"type": kind, "bizTransaction": f"urn:epcglobal:cbv:bt:{gln}:{_component(number)}"}
 
 

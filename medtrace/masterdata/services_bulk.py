@@ -10,9 +10,9 @@ foreign key costing a query. For thousands of records the same rules run here in
   keys are left to
 - ``existing_keys``, which finds the unique keys of a whole batch already in the database with
   one query per key and chunk (``unique_keys`` lists a model's keys);
-- ``create_many`` stores validated records with ``bulk_create`` and writes their audit entries
-  in one pass over the chain (``audit.record_create_many``), after the same permission check
-  as the service.
+- ``create_many`` stores validated records in bulk (``core.bulk_insert``) and writes their
+  audit entries in one pass over the chain (``audit.record_create_many``), after the same
+  permission check as the service.
 
 ``check_identifier_levels`` is the packaging-hierarchy rule of ``check_identifier_set`` for DIs
 not stored yet.
@@ -20,6 +20,7 @@ not stored yet.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,8 +32,8 @@ from django.db.models import Q
 
 from medtrace.accounts.models import User
 from medtrace.audit import services as audit
+from medtrace.core.bulk_insert import insert_records
 from medtrace.core.validation import validation_failed_from
-from medtrace.errors import ValidationFailed
 
 from . import services
 from .models import (
@@ -76,9 +77,10 @@ def require_add(user: User | None, *models_: type[models.Model]) -> None:
         services._require(user, f"masterdata.add_{model._meta.model_name}")
 
 
-def plain_fields(model: type[models.Model]) -> set[str]:
+@functools.cache
+def plain_fields(model: type[models.Model]) -> frozenset[str]:
     """The service's payload fields that are not foreign keys."""
-    return {name for name in FIELDS[model] if not name.endswith("_id")}
+    return frozenset(name for name in FIELDS[model] if not name.endswith("_id"))
 
 
 def build(
@@ -164,7 +166,8 @@ class UniqueKey:
         return values
 
 
-def unique_keys(model: type[models.Model]) -> list[UniqueKey]:
+@functools.cache
+def unique_keys(model: type[models.Model]) -> tuple[UniqueKey, ...]:
     keys = []
     for f in model._meta.concrete_fields:
         if f.unique and not f.primary_key:
@@ -179,7 +182,7 @@ def unique_keys(model: type[models.Model]) -> list[UniqueKey]:
                     constraint.condition,
                 )
             )
-    return keys
+    return tuple(keys)
 
 
 def existing_keys(
@@ -217,15 +220,13 @@ def taken_message(model: type[models.Model], key: UniqueKey, pk: int) -> str:
 def create_many(
     model: type[M], records: Sequence[M], *, user: User | None, reason: str = ""
 ) -> list[M]:
-    """Store validated records in bulk, with one audit entry each (same entries as the
-    one-by-one services write). The caller checked permission (``require_add``) and validated
-    every record (``build``, ``existing_keys``); a unique key taken meanwhile by someone else
-    fails the whole transaction in the database."""
+    """Store validated records in bulk (COPY / executemany), with one audit entry each (the
+    entries the one-by-one services write). The caller checked permission (``require_add``)
+    and validated every record (``build``, ``existing_keys``); a unique key taken meanwhile by
+    someone else fails the whole transaction in the database."""
     if not records:
         return []
     with transaction.atomic():
-        model._default_manager.bulk_create(records, batch_size=_CHUNK)
-        if any(r.pk is None for r in records):  # pragma: no cover - old SQLite without RETURNING
-            raise ValidationFailed(f"{model._meta.verbose_name}: the database returned no ids")
+        insert_records(model, records)
         audit.record_create_many(records, user=user, reason=reason)
     return list(records)
