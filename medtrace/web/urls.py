@@ -1,11 +1,21 @@
 from django.urls import path
 
-from . import views, views_implants, views_lot, views_records, views_tokens, views_trace, views_unit
+from . import (
+    views,
+    views_implants,
+    views_lot,
+    views_portal,
+    views_records,
+    views_tokens,
+    views_trace,
+    views_unit,
+)
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("portal/", views_portal.portal, name="portal"),
     path("products/", views.product_list, name="product_list"),
     path("products/<int:pk>/", views.product_detail, name="product_detail"),
     path("products/<int:pk>/label.<str:fmt>", views.product_label, name="product_label"),

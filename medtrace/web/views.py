@@ -31,6 +31,8 @@ def _user(request: HttpRequest) -> User | None:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if scoping.is_partner(_user(request)):
+        return redirect("web:portal")
     return product_list(request)
 
 

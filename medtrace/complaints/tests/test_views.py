@@ -144,7 +144,7 @@ def test_a_hospital_reports_a_complaint_and_lists_only_its_own(c: C) -> None:
         udi=c.udi("SN-5"), description="B's", user=c.hospital_b
     ).complaint
     browser = _browser(c.hospital_a)
-    home = _text(browser.get("/"))
+    home = _text(browser.get("/", follow=True))
     assert "Report a complaint" in home
 
     refused = browser.post("/complaints/new/", {"udi": c.udi("SN-5"), "description": "x"})
