@@ -38,7 +38,7 @@ class Column:
     field: str | None = None  # the model field it fills, if any
     max_length: int | None = None
     choices: tuple[str, ...] = ()
-    help: Any = ""  # the model field's help text (lazy: translated when shown)
+    help: Any = ""  # the model field's help text, if any (lazy: translated when shown)
 
     def describe(self) -> str:
         """What the column takes, for errors and the README ("expected")."""
@@ -46,7 +46,7 @@ class Column:
             return str(self.expected)
         if self.choices:
             return _("one of: %(choices)s") % {"choices": ", ".join(self.choices)}
-        return {
+        generic = {
             "int": _("a whole number"),
             "bool": _("yes or no (1/0, true/false)"),
             "date": _("a date YYYY-MM-DD"),
@@ -58,6 +58,7 @@ class Column:
             if self.max_length
             else _("text")
         )
+        return f"{generic}: {self.help}" if self.help else generic
 
 
 @dataclass
@@ -115,7 +116,7 @@ def model_columns(
                 field=f.name,
                 max_length=getattr(f, "max_length", None),
                 choices=choices,
-                help=f.help_text or f.verbose_name,
+                help=f.help_text,
             )
         )
     return out

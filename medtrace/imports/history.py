@@ -148,8 +148,8 @@ class HistoryImporter(Importer):
         self.parties: dict[str, Party | None] = {}
         self.makers: dict[int, Callable[[str], str]] = {}
         self.units: dict[str, list[Entry]] = defaultdict(list)
-        self.events = 0
         self.now = timezone.now()
+        self.our_gln = ""  # set when storing: the GLN our document references are minted under
 
     @classmethod
     def check_permission(cls, user: User | None) -> None:
@@ -461,7 +461,7 @@ class HistoryImporter(Importer):
             {"type": BTT_IMPORT, "bizTransaction": f"urn:medtrace:import:{self.job.pk}"}
         ]
         if first.document:
-            transactions.insert(0, ev.bt(step.document_type, first.document))
+            transactions.insert(0, ev.bt(step.document_type, first.document, gln=self.our_gln))
         sources: list[dict[str, str]] = []
         destinations: list[dict[str, str]] = []
         ilmd = None
@@ -504,6 +504,7 @@ class HistoryImporter(Importer):
 
     def write(self, progress: Progress) -> dict[str, int]:
         groups = self._groups()
+        self.our_gln = ev.our_gln() if any(e.document for e in self.entries) else ""
         # Validation ran outside the transaction: someone may have made one of these units
         # since. Asked again inside it, the answer holds until the import commits.
         before = len(self.errors.items)

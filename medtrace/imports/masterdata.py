@@ -155,7 +155,9 @@ class PartyImporter(MasterImporter):
         for row in rows:
             values, _ok = self.cells(row)
             party, problems = bulk.build(Party, self.plain(values, Party))
-            if self.report(row, problems) and self.keys(row, party):
+            # Keys of a bad row count too: a later row repeating them is wrong either way.
+            ok = self.report(row, problems)
+            if self.keys(row, party) and ok:
                 self.records.append(_row_of(party))
         self.check_database()
 
@@ -255,7 +257,8 @@ class LocationImporter(MasterImporter):
         location, problems = bulk.build(
             Location, self.plain(values, Location), {"party": party, "parent": parent}
         )
-        if not (self.report(row, problems) and self.keys(row, location)):
+        ok = self.report(row, problems)
+        if not (self.keys(row, location) and ok):
             return
         location.parent_id = None  # the placeholder; set from ``link`` when stored
         self.records[(party.pk, location.code)] = (

@@ -28,6 +28,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from medtrace.accounts.models import User
 from medtrace.audit import services as audit
@@ -314,15 +315,14 @@ def refusal(job: ImportJob) -> ValidationFailed:
         else ""
     )
     rows = job.summary.get("rows_with_errors") or 0
+    count = ngettext("%(n)d error", "%(n)d errors", job.error_count) % {"n": job.error_count}
+    if rows:
+        count += ngettext(" in %(n)d row", " in %(n)d rows", rows) % {"n": rows}
     return ValidationFailed(
-        _(
-            "import %(id)s refused, nothing was stored: %(n)d errors in %(rows)d rows; first: "
-            "%(where)s%(message)s"
-        )
+        _("import %(id)s refused, nothing was stored: %(count)s; first: %(where)s%(message)s")
         % {
             "id": job.pk,
-            "n": job.error_count,
-            "rows": rows,
+            "count": count,
             "where": where,
             "message": first.get("message", ""),
         },

@@ -311,3 +311,45 @@ def test_material_rules_and_supplier_roles() -> None:
     assert "is a Hospital, not a supplier" in errors[4]["suppliers"]
     assert not ProductIdentifier.objects.exists()
     assert Material.objects.count() == 1
+
+
+def test_an_imported_record_reads_back_like_one_entered_by_hand() -> None:
+    maker = md.party(role="manufacturer", prefix="6940300")
+    values: dict[str, Any] = {
+        "name": "输液泵", "model": "IP-X", "nmpa_registration_no": "国械注准20203140123",
+        "risk_class": "III", "tracking": "serial", "udi_pi_elements": ["serial", "lot", "expiry"],
+        "implantable": True, "sterile": False, "shelf_life_days": 720,
+        "udi_published_on": "2024-02-29",
+    }  # fmt: skip
+    header = ["manufacturer_gln", *values, "unit_di"]
+    cells = [";".join(v) if isinstance(v, list) else v for v in values.values()]
+    row = [maker.gln, *cells, md.gtin("6940300", 40)]
+
+    job = run("products", csv_bytes(header, [row]))
+
+    assert job.status == "imported", job.errors
+    by_hand = md.product(
+        manufacturer=maker, **{**values, "model": "IP-Y"},
+        identifiers=[{"packaging_level": "unit", "di": md.gtin("6940300", 41)}],
+    )  # fmt: skip
+    imported = Product.objects.get(model="IP-X")
+    by_hand = Product.objects.get(pk=by_hand.pk)
+    skip = {"id", "model", "created_at", "updated_at"}
+    for field in Product._meta.concrete_fields:
+        if field.name not in skip:
+            assert getattr(imported, field.attname) == getattr(by_hand, field.attname), field.name
+    assert imported.created_at is not None and imported.identifiers.get().product == imported
+    imported.full_clean()
+
+
+def test_bulk_audit_entries_carry_many_to_many_links_like_single_ones() -> None:
+    from medtrace.audit import services as audit
+
+    supplier = md.party(role="supplier", prefix="6940600")
+    material = md.material(code="M2M-1")
+    MaterialSupplier.objects.create(material=material, supplier=supplier)
+
+    (entry,) = audit.record_create_many([material])
+
+    assert entry.changes["suppliers"] == [supplier.pk]
+    assert entry.changes == audit.snapshot(material)
