@@ -10,6 +10,12 @@ PORT ?= 8000
 # unless MEDTRACE_TEST_PG_URL points elsewhere; pytest-django creates test_<name> and drops it.
 PG_TEST_URL := $(or $(MEDTRACE_TEST_PG_URL),postgresql://%2Fvar%2Frun%2Fpostgresql/medtrace_$(shell id -un))
 
+# The suite runs in parallel (pytest-xdist), one worker per core, at most 4; each worker gets its
+# own test database (pytest-django appends _gw0, _gw1, ...). Whole test files go to one worker
+# (loadfile), so a module-scoped world is built once. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
+PYTEST_XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 # mypy's Django plugin loads the settings; it never touches patient data.
 TYPECHECK_FIELD_KEY := bXlweS1vbmx5LWtleS1ub3QtZm9yLWFueS1kYXRhISE=
 .PHONY: run install migrate demo test lint typecheck test-sqlite test-pg pg-start clean
@@ -52,13 +58,13 @@ typecheck: install
 	MEDTRACE_DEBUG=1 MEDTRACE_FIELD_KEY=$(TYPECHECK_FIELD_KEY) $(BIN)/mypy medtrace conftest.py tests
 
 test-sqlite: install
-	env -u MEDTRACE_DATABASE_URL $(BIN)/pytest -q
+	env -u MEDTRACE_DATABASE_URL $(BIN)/pytest -q $(PYTEST_XDIST)
 
 pg-start:
 	@bash scripts/pg-ensure.sh
 
 test-pg: install pg-start
-	MEDTRACE_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/pytest -q
+	MEDTRACE_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/pytest -q $(PYTEST_XDIST)
 
 test: lint typecheck test-sqlite test-pg
 
