@@ -78,15 +78,20 @@ K = AlertRuleKind
 SPECS: dict[str, Spec] = {
     K.QC_FAILURE: Spec(
         gettext_lazy("Not used: every failed inspection raises an alert."),
-        params_help=gettext_lazy('"hold": put the failed lot or unit on hold (true/false).'),
+        params_help=gettext_lazy(
+            '"hold": also hold the whole lot of a failed unit (true/false); the nonconformance '
+            "always holds the failed unit itself."
+        ),
         severity=AlertSeverity.CRITICAL,
         params={"hold": True},
         recipient_role=Role.QC,
         email=True,
     ),
     K.COMPLAINT_CLUSTER: Spec(
-        gettext_lazy("Complaints against one lot (or component lot) that raise the alert."),
-        gettext_lazy("The period the complaints are counted in."),
+        gettext_lazy(
+            "Not used here: each signal rule (Complaints > Signal rules) sets its own threshold."
+        ),
+        gettext_lazy("Not used here: each signal rule sets its own window."),
         gettext_lazy('"dimensions": which lots are counted, of ["lot", "component_lot"].'),
         threshold=Decimal(3),
         window=timedelta(days=30),
@@ -114,7 +119,8 @@ SPECS: dict[str, Spec] = {
         gettext_lazy("Hours past a notice's acknowledgement deadline before escalating."),
         params_help=gettext_lazy(
             '"escalation": the roles a notice escalates to, one level after another '
-            '(e.g. ["qa_ra", "admin"]); "repeat_hours": hours before the next level.'
+            '(e.g. ["qa_ra", "admin"]; level 1 goes to this rule\'s recipients, so name its '
+            'role first); "repeat_hours": hours before the next level.'
         ),
         severity=AlertSeverity.CRITICAL,
         threshold=Decimal(0),
@@ -125,11 +131,12 @@ SPECS: dict[str, Spec] = {
         gettext_lazy("Control limits in standard deviations (sigma) around the mean yield."),
         params_help=gettext_lazy(
             '"lots": the last lots the limits are computed from; "min_lots": fewer lots '
-            "than this and no limits are drawn."
+            'than this and no limits are drawn; "min_sigma": the smallest spread assumed.'
         ),
+        window_help=gettext_lazy("Lots completed within this period are judged; empty = 30 days."),
         recipient_role=Role.PRODUCTION,
         threshold=Decimal(3),
-        params={"lots": 20, "min_lots": 5},
+        params={"lots": 20, "min_lots": 5, "min_sigma": 0.01},
     ),
     K.AUDIT_CHAIN_FAILED: Spec(
         gettext_lazy("Not used: every failed verification raises an alert."),
@@ -137,7 +144,10 @@ SPECS: dict[str, Spec] = {
         email=True,
     ),
     K.DUPLICATE_SCAN: Spec(
-        gettext_lazy("Minutes: the same unit scanned at two locations within this time."),
+        gettext_lazy(
+            "Minutes: the same unit scanned at two sites within this time (events recorded in "
+            "the last 2 hours are checked)."
+        ),
         severity=AlertSeverity.CRITICAL,
         threshold=Decimal(10),
         email=True,
