@@ -62,16 +62,17 @@ def percent(value: Number) -> str:
     return f"{plain(round(float(value) * 100, 1))} %"
 
 
-def nice_max(top: float, ticks: int = 4) -> tuple[float, float]:
-    """A round upper bound >= ``top`` and its tick step (1, 2, 2.5 or 5 times a power of ten)."""
+def nice_max(top: float, ticks: int = 5) -> tuple[float, float]:
+    """A round upper bound >= ``top`` and its tick step (1, 2, 2.5 or 5 times a power of ten),
+    with at most ``ticks`` steps."""
     if top <= 0:
         return 1.0, 0.25
-    raw = top / ticks
-    power = 10 ** math.floor(math.log10(raw))
+    power = 10 ** math.floor(math.log10(top / ticks))
     for factor in (1, 2, 2.5, 5, 10):
         step = factor * power
-        if step * ticks >= top:
-            return step * ticks, step
+        steps = math.ceil(round(top / step, 9))
+        if steps <= ticks:
+            return step * steps, step
     return 10 * power * ticks, 10 * power  # pragma: no cover - the loop always returns
 
 
