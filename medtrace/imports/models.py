@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ImportKind(models.TextChoices):
@@ -24,23 +25,23 @@ class ImportKind(models.TextChoices):
 
 
 class ImportStatus(models.TextChoices):
-    PENDING = "pending", _("uploaded, not run yet")
-    RUNNING = "running", _("running")
-    VALID = "valid", _("valid (dry run, nothing stored)")
-    INVALID = "invalid", _("refused, nothing stored")
-    IMPORTED = "imported", _("imported")
-    FAILED = "failed", _("failed, nothing stored")
+    PENDING = "pending", pgettext_lazy("import status", "uploaded, not run yet")
+    RUNNING = "running", pgettext_lazy("import status", "running")
+    VALID = "valid", pgettext_lazy("import status", "valid (dry run, nothing stored)")
+    INVALID = "invalid", pgettext_lazy("import status", "refused, nothing stored")
+    IMPORTED = "imported", pgettext_lazy("import status", "imported")
+    FAILED = "failed", pgettext_lazy("import status", "failed, nothing stored")
 
 
 FINISHED = (ImportStatus.VALID, ImportStatus.INVALID, ImportStatus.IMPORTED, ImportStatus.FAILED)
 
 
 class ImportPhase(models.TextChoices):
-    WAITING = "waiting", _("waiting")
-    READING = "reading", _("reading and validating")
-    CHECKING = "checking", _("checking against the database")
-    STORING = "storing", _("storing")
-    DONE = "done", _("done")
+    WAITING = "waiting", pgettext_lazy("import phase", "waiting")
+    READING = "reading", pgettext_lazy("import phase", "reading and validating")
+    CHECKING = "checking", pgettext_lazy("import phase", "checking against the database")
+    STORING = "storing", pgettext_lazy("import phase", "storing")
+    DONE = "done", pgettext_lazy("import phase", "done")
 
 
 class FileFormat(models.TextChoices):

@@ -315,22 +315,27 @@ def _normalise_di(identifier: ProductIdentifier, *, prefix: str) -> None:
         raise validation_failed_from(exc, prefix=prefix) from exc
 
 
-def check_identifier_set(product: Product) -> None:
-    levels = list(product.identifiers.values_list("packaging_level", "quantity"))
+def identifier_levels_problem(levels: Sequence[tuple[str, int]]) -> str | None:
+    """What is wrong with a product's DI set, given as (packaging level, base units) pairs:
+    it needs a base-unit DI, and each higher level a whole multiple of the one below it."""
     if not any(level == "unit" for level, _ in levels):
-        raise ValidationFailed(
-            "identifiers: a product needs a base-unit DI (packaging_level 'unit')",
-            field="identifiers",
-        )
+        return "a product needs a base-unit DI (packaging_level 'unit')"
     order = ["unit", "pack", "case", "pallet"]
     ranked = sorted(levels, key=lambda lq: order.index(lq[0]))
     for (lower, lower_qty), (higher, higher_qty) in itertools.pairwise(ranked):
         if higher_qty <= lower_qty or higher_qty % lower_qty:
-            raise ValidationFailed(
-                f"identifiers: a {higher} holds {higher_qty} units, which is not a whole "
-                f"multiple above the {lower}'s {lower_qty}",
-                field="identifiers",
+            return (
+                f"a {higher} holds {higher_qty} units, which is not a whole multiple above the "
+                f"{lower}'s {lower_qty}"
             )
+    return None
+
+
+def check_identifier_set(product: Product) -> None:
+    levels = list(product.identifiers.values_list("packaging_level", "quantity"))
+    problem = identifier_levels_problem(levels)
+    if problem is not None:
+        raise ValidationFailed(f"identifiers: {problem}", field="identifiers")
 
 
 def material_create(

@@ -14,14 +14,13 @@ foreign key costing a query. For thousands of records the same rules run here in
   audit entries in one pass over the chain (``audit.record_create_many``), after the same
   permission check as the service.
 
-``check_identifier_levels`` is the packaging-hierarchy rule of ``check_identifier_set`` for DIs
-not stored yet.
+``check_identifier_levels`` is ``check_identifier_set``'s packaging-hierarchy rule for DIs not
+stored yet.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -40,7 +39,6 @@ from .models import (
     Location,
     Material,
     MaterialSupplier,
-    PackagingLevel,
     Party,
     Product,
     ProductIdentifier,
@@ -58,7 +56,6 @@ FIELDS: dict[type[models.Model], set[str]] = {
     Material: services.MATERIAL_FIELDS,
     MaterialSupplier: {"supplier_id", "supplier_part_no", "approved"},
 }
-LEVEL_ORDER = [level.value for level in PackagingLevel]
 _CHUNK = 1000
 
 
@@ -117,22 +114,12 @@ def build(
 
 
 def check_identifier_levels(levels: Sequence[tuple[str, int]]) -> Problem | None:
-    """The DI set of one product: a base-unit DI, and each higher level a whole multiple of the
-    one below it (``services.check_identifier_set`` for DIs not stored yet)."""
-    if not any(level == PackagingLevel.UNIT for level, _qty in levels):
-        return Problem(
-            "identifiers", "a product needs a base-unit DI (packaging_level 'unit')", "no_unit_di"
-        )
-    ranked = sorted(levels, key=lambda lq: LEVEL_ORDER.index(lq[0]))
-    for (lower, lower_qty), (higher, higher_qty) in itertools.pairwise(ranked):
-        if higher_qty <= lower_qty or higher_qty % lower_qty:
-            return Problem(
-                "identifiers",
-                f"a {higher} holds {higher_qty} units, which is not a whole multiple above the "
-                f"{lower}'s {lower_qty}",
-                "levels",
-            )
-    return None
+    """The DI set of one product not stored yet (``services.check_identifier_set``'s rule)."""
+    problem = services.identifier_levels_problem(levels)
+    if problem is None:
+        return None
+    code = "no_unit_di" if problem.startswith("a product needs") else "levels"
+    return Problem("identifiers", problem, code)
 
 
 # Unique keys ------------------------------------------------------------------------------------
