@@ -54,6 +54,49 @@ def _english_outside_requests() -> Any:
         yield
 
 
+# Argon2 as configured for production (100 MiB, 8 lanes) costs ~0.15 s per hash or check, and
+# the suite creates users, signs records and logs in thousands of times. Tests hash with the same
+# algorithm (argon2id, same encoding) at the smallest cost; the tests about password storage
+# itself ask for the production hashers (``production_password_hashers``).
+FAST_PASSWORD_HASHERS = ["conftest.FastArgon2PasswordHasher"]
+
+
+try:
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+except ImportError:  # pragma: no cover - Django is always installed with the dev extras
+    pass
+else:
+
+    class FastArgon2PasswordHasher(Argon2PasswordHasher):
+        """Argon2id with minimal work factors, for tests only."""
+
+        time_cost = 1
+        memory_cost = 8
+        parallelism = 1
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Any:
+    from django.conf import settings
+
+    if not settings.configured:  # pure-Python suites run with `-p no:django`
+        yield
+        return
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        yield
+
+
+@pytest.fixture
+def production_password_hashers(settings: Any) -> list[str]:
+    """The PASSWORD_HASHERS of medtrace.settings, for a test about how passwords are stored."""
+    from medtrace import settings as configured
+
+    settings.PASSWORD_HASHERS = list(configured.PASSWORD_HASHERS)
+    return list(configured.PASSWORD_HASHERS)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _attachment_dir(tmp_path_factory: Any) -> Any:
     """Attachments written by a test go to a temporary directory, never to var/ (session-wide,

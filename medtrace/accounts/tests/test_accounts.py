@@ -28,7 +28,7 @@ def test_each_group_holds_exactly_the_permissions_of_its_role() -> None:
         assert held == set(perms), role
 
 
-def test_passwords_are_hashed_with_argon2() -> None:
+def test_passwords_are_hashed_with_argon2(production_password_hashers: list[str]) -> None:
     user = User.objects.create_user(username="u1", password="a long pass phrase")
 
     assert identify_hasher(user.password).algorithm == "argon2"

@@ -117,7 +117,9 @@ def test_the_admin_login_is_locked_out_too(admin_user: User) -> None:
 # -- passwords, CSRF, cookies, session -----------------------------------------------------------
 
 
-def test_a_newly_set_password_is_hashed_with_argon2(carol: User) -> None:
+def test_a_newly_set_password_is_hashed_with_argon2(
+    carol: User, production_password_hashers: list[str]
+) -> None:
     carol.set_password("another long pass phrase")
     carol.save()
 
