@@ -18,12 +18,13 @@ from typing import Any
 
 from medtrace.accounts import scoping
 from medtrace.accounts.models import User
+from medtrace.ledger.models import UnitState
 from medtrace.masterdata.models import Material, Product, ProductIdentifier
 
 from .genealogy import AGGREGATED
-from .kinds import epc_kind
+from .kinds import epc_kind, is_class_level
 from .selectors import trace_backward
-from .sql import EDGE, UNIT, fetch, iso, trace_reads
+from .sql import EDGE, fetch, iso, trace_reads
 
 # Levels above a unit worth drawing (unit -> case -> pallet -> ...), and rows read at most.
 ABOVE_DEPTH = 6
@@ -94,6 +95,9 @@ def _contents_tree(start: str, contents: list[dict[str, Any]]) -> list[GraphNode
 
 
 def _above_sql(scope: str) -> str:
+    """The walk alone: joined to UnitState in the same statement, PostgreSQL misjudges the
+    recursive CTE's size and hashes the whole UnitState table (760 ms on the 100k bench store
+    for a walk of two rows); the few objects found are read by primary key afterwards."""
     scope_clause = f"WHERE {scope}" if scope else ""
     return f"""
     WITH RECURSIVE up(epc, child, kind, vfrom, vto, depth, cur) AS (
@@ -106,9 +110,8 @@ def _above_sql(scope: str) -> str:
           FROM {EDGE} g JOIN up w ON g.child = w.epc
          WHERE w.depth < {ABOVE_DEPTH}
     )
-    SELECT w.epc, w.child, w.kind, w.vfrom, w.vto, w.depth, w.cur,
-           u.gtin, u.serial, u.lot, u.product_id, u.disposition
-      FROM up w LEFT JOIN {UNIT} u ON u.epc = w.epc
+    SELECT w.epc, w.child, w.kind, w.vfrom, w.vto, w.depth, w.cur
+      FROM up w
      {scope_clause}
      ORDER BY w.depth, w.cur DESC, w.epc
      LIMIT {MAX_ABOVE}
@@ -141,19 +144,29 @@ def _above(start: str, user: User | None) -> list[GraphNode]:
         rows = fetch(_above_sql(where), [start, *params])
     from .genealogy import _identity_facts
 
+    states: dict[str, tuple[Any, ...]] = {}
+    if rows:
+        states = {
+            row[0]: row
+            for row in UnitState.objects.filter(epc__in={r[0] for r in rows}).values_list(
+                "epc", "gtin", "serial", "lot", "product_id", "disposition"
+            )
+        }
     facts = {}
     for row in rows:
-        gtin, serial, lot = row[7], row[8], row[9]
+        state = states.get(row[0])
+        gtin, serial, lot = state[1:4] if state else (None, None, None)
         if gtin is None and serial is None and lot is None:
             gtin, serial, lot = _identity_facts(row[0])
         facts[row[0]] = (gtin, serial, lot)
     by_id, by_gtin = _names(
-        {f[0] for f in facts.values() if f[0]}, {row[10] for row in rows if row[10]}
+        {f[0] for f in facts.values() if f[0]}, {s[4] for s in states.values() if s[4]}
     )
     nodes: dict[str, list[GraphNode]] = {}  # child epc -> what holds it
     seen: set[tuple[str, str, str, Any]] = set()
-    for (epc, child, kind, vfrom, vto, _depth, cur, _g, _s, _l, product_id,
-         disposition) in rows:  # fmt: skip
+    for epc, child, kind, vfrom, vto, _depth, cur in rows:
+        state = states.get(epc)
+        product_id, disposition = (state[4], state[5]) if state else (None, None)
         key = (epc, child, kind, vfrom)
         if key in seen:
             continue
@@ -198,9 +211,11 @@ def unit_graph(*, id: str, user: User | None) -> UnitGraph:
     if backward["is_container"] and backward["contents"]:
         below = below + _contents_tree(backward["epc"], backward["contents"])
     root.children = []
+    # A lot's "above" is everything made from it: the lot page's forward trace, not a graph's.
+    above = [] if is_class_level(backward["kind"]) else _above(backward["epc"], user)
     return UnitGraph(
         root=root,
         below=below,
-        above=_above(backward["epc"], user),
+        above=above,
         is_container=bool(backward["is_container"]),
     )

@@ -37,7 +37,7 @@ from medtrace.masterdata.models import Location, Material, Product, ProductIdent
 from .genealogy import AGGREGATED, ASSOCIATED, TRANSFORMED, holder_dict
 from .kinds import epc_kind, is_class_level
 from .selectors import Target, check_trace_access, resolve_target
-from .sql import EDGE, MAX_DEPTH, PRODUCT_ID, UNIT, fetch, trace_reads
+from .sql import EDGE, MAX_DEPTH, PRODUCT_ID, UNIT, fetch, trace_reads, values_table
 
 PRODUCT, COMPONENT, CONTAINER, LOT = "product", "component", "container", "lot"
 _MATERIAL_LOT = "urn:medtrace:lot:"
@@ -139,7 +139,7 @@ class Impact:
         if row.holder is None:
             return ""
         info = self.holders.get(row.holder)
-        return (info or {}).get("gln") or row.holder
+        return (info.get("gln") if info else None) or row.holder
 
     def groups(
         self, *, units_per_holder: int, holder: str | None = None, current: bool = True
@@ -181,12 +181,16 @@ _NO_HOLDER: dict[str, Any] = {"id": None, "gln": None, "name": None, "role": Non
 
 
 def _walk_sql(*, history: bool, units_of_lot: bool, scope: str) -> str:
-    """Rows (epc, depth, cur, src, via, unit columns...).
+    """Rows (epc, depth, cur, src, via): the walk alone, no unit columns.
 
     ``up`` keeps one node row per object and depth (src NULL) and one link row per edge climbed
     (src = the object below), as ``genealogy._forward_sql`` does, so the object a unit went
     into comes out of the same statement. ``down`` rows carry ``via``, the container they were
-    packed in.
+    packed in. ``scope`` (partners) keeps the node rows of objects in the user's custody.
+
+    Units are read afterwards for the affected ones only (``_states``): the boards inside the
+    pumps of a capacitor lot are half the rows and need no holder, and each UnitState probe is
+    a random heap read (10k of them cost more than the walk itself on the 100k bench store).
     """
     open_only = "" if history else "AND g.valid_to IS NULL"
     up_edges = f"g.kind IN ('{TRANSFORMED}', '{ASSOCIATED}') {open_only}"
@@ -196,7 +200,7 @@ def _walk_sql(*, history: bool, units_of_lot: bool, scope: str) -> str:
         if units_of_lot
         else ""
     )
-    scope_clause = f"WHERE u.epc IS NULL OR {scope}" if scope else ""
+    scope_clause = f"WHERE h.src IS NOT NULL OR {scope}" if scope else ""
     return f"""
     WITH RECURSIVE
     starts(epc, depth) AS (SELECT CAST(%s AS TEXT), 0 {lot_units}),
@@ -228,71 +232,130 @@ def _walk_sql(*, history: bool, units_of_lot: bool, scope: str) -> str:
         UNION ALL
         SELECT epc, depth, cur, CAST(NULL AS TEXT), via FROM down
     )
-    SELECT h.epc, h.depth, h.cur, h.src, h.via, u.epc, u.gtin, u.serial, u.lot, u.expiry,
-           COALESCE(u.product_id, pi.product_id), u.disposition, u.biz_location,
-           COALESCE(u.possessing_party, u.owning_party), u.container
-      FROM hit h
-      LEFT JOIN {UNIT} u ON u.epc = CASE WHEN h.src IS NULL THEN h.epc END
-      LEFT JOIN {PRODUCT_ID} pi ON u.product_id IS NULL AND pi.di = u.gtin
-     {scope_clause}
+    SELECT h.epc, h.depth, h.cur, h.src, h.via FROM hit h {scope_clause}
     """
+
+
+def _states_sql(source: str) -> str:
+    return f"""
+    WITH wanted(epc) AS ({source})
+    SELECT u.epc, u.gtin, u.serial, u.lot, u.expiry, COALESCE(u.product_id, pi.product_id),
+           u.disposition, u.biz_location, COALESCE(u.possessing_party, u.owning_party),
+           u.container
+      FROM wanted w
+      JOIN {UNIT} u ON u.epc = w.epc
+      LEFT JOIN {PRODUCT_ID} pi ON u.product_id IS NULL AND pi.di = u.gtin
+    """
+
+
+def _states(epcs: list[str]) -> dict[str, tuple[Any, ...]]:
+    """UnitState of ``epcs`` by EPC, one statement whatever their number."""
+    if not epcs:
+        return {}
+    source, params = values_table([("epc", "text")], [(epc,) for epc in epcs])
+    return {row[0]: row for row in fetch(_states_sql(source), params)}
 
 
 def _is_container(epc: str) -> bool:
     return epc_kind(epc) == "container"
 
 
+def _kind(epc: str) -> str:
+    # Nearly every reached object is an SGTIN: skip epc_kind's scheme tests for them.
+    return "serial" if epc.startswith("urn:epc:id:sgtin:") else epc_kind(epc)
+
+
+def _item(epc: str) -> str:
+    """What every unit of one product shares in its EPC (the SGTIN without its serial)."""
+    if epc.startswith("urn:epc:id:sgtin:"):
+        return epc.rsplit(".", 1)[0]
+    return epc
+
+
+def _inner_facts(epcs: list[str]) -> dict[str, tuple[str | None, int | None]]:
+    """(GTIN, product id) of the objects inside others, from their identifiers: one parse per
+    product, one query for the products (no UnitState read: they need no holder)."""
+    by_item: dict[str, str | None] = {}
+    for epc in epcs:
+        item = _item(epc)
+        if item not in by_item:
+            by_item[item] = _facts(epc)[0]
+    gtins = {g for g in by_item.values() if g}
+    products = (
+        dict(ProductIdentifier.objects.filter(di__in=gtins).values_list("di", "product_id"))
+        if gtins
+        else {}
+    )
+    out = {}
+    for epc in epcs:
+        gtin = by_item[_item(epc)]
+        out[epc] = (gtin, products.get(gtin) if gtin else None)
+    return out
+
+
 def _walk(
     start: str, lot: tuple[str, str] | None, *, history: bool, user: User | None
 ) -> list[Reached]:
-    where, scope_params = scoping.custody_sql(user, "u.epc")
+    where, scope_params = scoping.custody_sql(user, "h.epc")
     sql = _walk_sql(history=history, units_of_lot=lot is not None, scope=where)
     params: list[Any] = [start, *(lot or ()), *scope_params]
-    with trace_reads():
-        rows = fetch(sql, params)
-    best: dict[str, tuple[Any, ...]] = {}  # epc -> its row on the shortest path
+    best: dict[str, tuple[int, int]] = {}  # epc -> (shortest depth, current on some path)
     part_of: dict[str, str] = {}
     was_in: dict[str, str] = {}  # with history: what it was built or installed into once
     packed_in: dict[str, tuple[int, str]] = {}
-    for row in rows:
-        epc, depth, cur, src, via = row[0], row[1], row[2], row[3], row[4]
-        if src is not None:  # a link row: epc is what src was consumed into / installed in
-            links = part_of if cur == 1 else was_in
-            above = links.get(src)
-            if above is None or epc < above:
-                links[src] = epc
-            continue
-        if via is not None:
-            known_via = packed_in.get(epc)
-            if known_via is None or cur > known_via[0]:
-                packed_in[epc] = (cur, via)
-        known = best.get(epc)
-        if known is None:
-            best[epc] = row
-        elif depth < known[1] or cur > known[2]:
-            best[epc] = (epc, min(depth, known[1]), max(cur, known[2]), *row[3:])
-    partner = scoping.is_partner(user)
+    with trace_reads():
+        rows = fetch(sql, params)
+        for epc, depth, cur, src, via in rows:
+            if src is not None:  # a link row: epc is what src was consumed into / installed in
+                links = part_of if cur == 1 else was_in
+                above = links.get(src)
+                if above is None or epc < above:
+                    links[src] = epc
+                continue
+            if via is not None:
+                known_via = packed_in.get(epc)
+                if known_via is None or cur > known_via[0]:
+                    packed_in[epc] = (cur, via)
+            known = best.get(epc)
+            if known is None:
+                best[epc] = (depth, cur)
+            elif depth < known[0] or cur > known[1]:
+                best[epc] = (min(depth, known[0]), max(cur, known[1]))
+        best.pop(start, None)  # the page itself
+        partner = scoping.is_partner(user)
+        for epc in [e for e, above in part_of.items() if above not in best]:
+            del part_of[epc]  # went into something the user may not see: theirs as it is
+        kinds = {epc: _kind(epc) for epc in best}
+        units = [e for e, k in kinds.items() if k != "container" and not is_class_level(k)]
+        affected = sorted(e for e in units if e not in part_of)
+        states = _states(affected)
+    inner = _inner_facts([e for e in units if e in part_of])
     out = []
-    for (epc, depth, cur, _src, _via, unit_epc, gtin, serial, lot_no, expiry, product_id,
-         disposition, location, holder, container) in best.values():  # fmt: skip
-        if epc == start:
-            continue  # the page itself
-        if unit_epc is None:
-            if partner or not is_class_level(epc_kind(epc)):
+    for epc, (depth, cur) in best.items():
+        kind = kinds[epc]
+        gtin = serial = lot_no = expiry = location = holder = container = disposition = None
+        product_id: int | None = None
+        if is_class_level(kind):
+            if partner:
                 continue  # partners see units only
             kind = LOT
             gtin, serial, lot_no = _facts(epc)[:3]
-        elif _is_container(epc):
+        elif kind == "container":
             kind = CONTAINER
-        else:
+        elif epc in part_of:
+            gtin, product_id = inner[epc]
             kind = PRODUCT if product_id is not None else COMPONENT
-        above = part_of.get(epc)
-        if above is not None and above not in best:
-            above = None  # went into something the user may not see: theirs as it is
-        once = was_in.get(epc) if above is None else None
+        else:
+            state = states.get(epc)
+            if state is None:
+                continue  # named by an edge only, never by an event of its own
+            (_e, gtin, serial, lot_no, expiry, product_id, disposition, location, holder,
+             container) = state  # fmt: skip
+            kind = PRODUCT if product_id is not None else COMPONENT
+        once = was_in.get(epc) if epc not in part_of else None
         out.append(
             Reached(
-                epc, kind, depth, bool(cur), above,
+                epc, kind, depth, bool(cur), part_of.get(epc),
                 packed_in[epc][1] if epc in packed_in else None,
                 once if once in best else None,
                 gtin, serial, lot_no,

@@ -42,32 +42,19 @@ def _layers(impact: Impact) -> dict[str, int]:
     further right (a lot consumed into boards and, directly, into the pumps those boards went
     into would otherwise draw a pump beside its board)."""
     layer = {r.epc: r.layer for r in impact.reached}
-    inner: dict[str, list[str]] = defaultdict(list)
-    for r in impact.reached:
-        above = r.part_of or r.was_in
-        if above is not None and above in layer:
-            inner[above].append(r.epc)
-    done: dict[str, int] = {}
-
-    def column(epc: str, guard: int = 0) -> int:
-        if epc in done:
-            return done[epc]
-        value = layer[epc]
-        if guard < 40:
-            for below in inner.get(epc, ()):
-                value = max(value, column(below, guard + 1) + 1)
-        done[epc] = value
-        return value
-
-    return {epc: column(epc) for epc in layer}
-
-
-def _group_key(row: Reached, layer: int) -> GroupKey:
-    if row.kind == LOT:
-        return (layer, LOT, row.epc)
-    if row.kind == CONTAINER:
-        return (layer, CONTAINER, "")
-    return (layer, row.kind, row.product_id if row.product_id is not None else row.gtin or "")
+    pairs = [(r.epc, r.part_of or r.was_in) for r in impact.reached]
+    pairs = [(epc, above) for epc, above in pairs if above is not None and above in layer]
+    # Usually one pass settles it (what a unit went into was reached one level further up);
+    # each further pass pushes one more level, and the walk is at most MAX_DEPTH deep.
+    for _pass in range(40):
+        moved = False
+        for epc, above in pairs:
+            if layer[above] <= layer[epc]:
+                layer[above] = layer[epc] + 1
+                moved = True
+        if not moved:
+            break
+    return layer
 
 
 def _group_box(key: GroupKey, rows: list[Reached], impact: Impact, base: str) -> Box:
@@ -115,7 +102,14 @@ def build(impact: Impact, *, base: str) -> Drawing:
     groups: dict[GroupKey, list[Reached]] = defaultdict(list)
     key_of: dict[str, GroupKey] = {}
     for row in impact.reached:
-        key = _group_key(row, layers[row.epc])
+        kind = row.kind
+        if kind == LOT:
+            key: GroupKey = (layers[row.epc], LOT, row.epc)
+        elif kind == CONTAINER:
+            key = (layers[row.epc], CONTAINER, "")
+        else:
+            product: Any = row.product_id if row.product_id is not None else row.gtin or ""
+            key = (layers[row.epc], kind, product)
         groups[key].append(row)
         key_of[row.epc] = key
 

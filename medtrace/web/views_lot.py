@@ -30,8 +30,9 @@ from .genealogy_svg import genealogy_context
 from .links import page_url
 
 # Units listed per holder on the page (all of them in the download or the holder's own list).
-UNITS_PER_HOLDER = 12
-HOLDERS_SHOWN = 50
+UNITS_PER_HOLDER = 8
+HOLDERS_SHOWN = 25  # ?holders=all lists every holder (up to ALL_HOLDERS)
+ALL_HOLDERS = 5000
 HOLDER_PAGE = 1000
 
 
@@ -144,6 +145,7 @@ def _impact_page(request: HttpRequest, expected: str) -> HttpResponse:
         info["role_label"] = roles.get(info.get("role") or "", info.get("role") or "")
     base = page_url(impact.target.epc, kind) + ("&include_history=true" if history else "")
     groups = impact.groups(units_per_holder=UNITS_PER_HOLDER)
+    shown = ALL_HOLDERS if request.GET.get("holders") == "all" else HOLDERS_SHOWN
     selected = None
     if holder is not None:
         found = impact.groups(units_per_holder=HOLDER_PAGE, holder=holder)
@@ -160,8 +162,8 @@ def _impact_page(request: HttpRequest, expected: str) -> HttpResponse:
         "impact": impact,
         "facts": impact.facts,
         "graph": impact_svg.build(impact, base=base),
-        "groups": groups[:HOLDERS_SHOWN],
-        "groups_hidden": max(0, len(groups) - HOLDERS_SHOWN),
+        "groups": groups[:shown],
+        "groups_hidden": max(0, len(groups) - shown),
         "holder_count": len(groups),
         "selected": selected,
         "selected_rows": _unit_rows(impact, selected.units) if selected else [],
