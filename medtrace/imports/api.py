@@ -8,7 +8,7 @@ another client meanwhile and its outcome afterwards.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Router, Schema, Status, UploadedFile
@@ -21,7 +21,7 @@ from medtrace.core.pagination import Pagination
 from medtrace.errors import Conflict, ValidationFailed
 
 from . import selectors, services
-from .blanks import FORMATS, template_file
+from .blanks import CSV_TYPE, XLSX_TYPE, template_file
 from .models import ImportJob, ImportStatus
 
 router = Router(tags=["imports"])
@@ -119,15 +119,28 @@ def list_imports(request: HttpRequest, kind: str | None = None, status: str | No
     return qs
 
 
-@router.get("/imports/templates/{kind}", response={200: None})
-def import_template(request: HttpRequest, kind: str, format: str = "csv") -> HttpResponse:
-    """The empty template of ``kind``: the header row only (``format`` csv or xlsx). The
-    README lists what each column takes."""
+_TEMPLATE_EXTRA = {
+    "responses": {
+        200: {
+            "description": "The header row: CSV (UTF-8 with BOM) or XLSX",
+            "content": {
+                CSV_TYPE: {"schema": {"type": "string"}},
+                XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    }
+}
+
+
+@router.get("/imports/templates/{kind}", openapi_extra=_TEMPLATE_EXTRA)
+def import_template(
+    request: HttpRequest,
+    kind: Literal["parties", "locations", "products", "materials", "history"],
+    format: Literal["csv", "xlsx"] = "csv",
+) -> HttpResponse:
+    """The empty template of ``kind``: the header row only. The README lists what each column
+    takes."""
     require_scope(request, SCOPE)
-    if format not in FORMATS:
-        raise ValidationFailed(
-            f"format: {format!r}; expected one of {', '.join(FORMATS)}", field="format"
-        )
     body, content_type, name = template_file(kind, format)
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
