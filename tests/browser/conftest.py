@@ -27,6 +27,25 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DEMO_PASSWORD = "medtrace-demo"
 
 
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    """Mark the browser tests ``django_db`` so that pytest-django sets up the *test* database
+    even when only these tests run (it sets up only the aliases its collected tests ask for:
+    without this, ``live`` would load the demo into, and flush, the development database)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.django_db)
+
+
+@pytest.fixture
+def _django_db_helper(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """For the browser tests, the ``django_db`` mark only asks for the test database and opens
+    it to the test: no transaction around each test (the live server thread must see the
+    module's demo, which ``live`` commits and empties itself)."""
+    with django_db_blocker.unblock():
+        yield
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
