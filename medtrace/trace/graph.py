@@ -202,9 +202,13 @@ def _above(start: str, user: User | None) -> list[GraphNode]:
     return attach(start, frozenset({start}))
 
 
-def unit_graph(*, id: str, user: User | None) -> UnitGraph:
-    """The unit's graph: parts and contents below (with removed ones), holders above."""
-    backward = trace_backward(id=id, user=user, include_history=True)
+def unit_graph(*, id: str, user: User | None, backward: dict[str, Any] | None = None) -> UnitGraph:
+    """The unit's graph: parts and contents below (with removed ones), holders above.
+
+    ``backward``: the caller's ``trace_backward`` of the same unit for the same user, used when
+    it was read with history (removed parts are part of the graph), else read again."""
+    if backward is None or not backward.get("include_history"):
+        backward = trace_backward(id=id, user=user, include_history=True)
     root = _from_backward(backward["root"])
     root.relation = None
     below = root.children

@@ -45,7 +45,7 @@ def _day(value: str | None) -> str:
 def _kind_label(node: GraphNode, holds_container: bool = False) -> str:
     if node.type == "container":
         # A container holding containers is a pallet (GS1: a logistic unit of cases).
-        if holds_container or any(c.type == "container" for c in node.children):
+        if holds_container:
             return pgettext("genealogy node", "Pallet")
         return pgettext("genealogy node", "Case")
     if node.type in ("lot", "class"):
@@ -143,7 +143,11 @@ def _boxes(
         css = ["node", node.type]
         if not node.current:
             css.append("removed")
-        holds_container = above and parent_is_container
+        # Above, a container holds what is drawn below it; below, what is drawn under it.
+        if above:
+            holds_container = parent_is_container
+        else:
+            holds_container = any(c.type == "container" for c in node.children)
         box = Box(
             key=node.epc,
             lines=_lines(node, holds_container),
@@ -197,10 +201,11 @@ def build(
     graph: UnitGraph, *, expanded: list[str], show_all: str | None, base: str, fragment: str
 ) -> Drawing:
     state = _State(graph.root.epc, expanded, show_all, base, fragment)
+    pallet = any(n.type == "container" for n in graph.below)
     root = Box(
         key=graph.root.epc,
-        lines=_lines(graph.root),
-        title=_title(graph.root, False),
+        lines=_lines(graph.root, pallet),
+        title=_title(graph.root, False, pallet),
         css=f"node root {graph.root.type}",
         href=page_url(graph.root.epc, graph.root.type),
     )
@@ -220,11 +225,18 @@ def _clean(values: list[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v and len(v) <= 512))[:MAX_EXPAND]
 
 
-def genealogy_context(request: HttpRequest, epc: str, *, page: str | None = None) -> dict[str, Any]:
+def genealogy_context(
+    request: HttpRequest,
+    epc: str,
+    *,
+    page: str | None = None,
+    backward: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """What ``web/_genealogy.html`` needs to draw the graph of ``epc`` (any identifier the
-    trace accepts). ``page`` is the page the graph sits on (default: the unit page)."""
+    trace accepts). ``page`` is the page the graph sits on (default: the unit page);
+    ``backward`` the page's own backward trace of the unit, reused if read with history."""
     user = request.user if isinstance(request.user, User) else None
-    graph = unit_graph(id=epc, user=user)
+    graph = unit_graph(id=epc, user=user, backward=backward)
     expanded = _clean(request.GET.getlist("expand"))
     show_all = request.GET.get("all") or None
     base = page or page_url(graph.root.epc, "serial")

@@ -115,7 +115,9 @@ def test_a_unit_with_many_parts_shows_a_bounded_graph_with_a_more_box(
     everything = _graph(client, device, all=device)
 
     assert len([k for k in _boxes(html) if k in pumps]) == 7
-    assert "+13" in html
+    more = [key for key, css in _boxes(html).items() if "more" in css.split()]
+    assert len(more) == 1
+    assert re.search(r'class="node more".*?>[^<]*\b13\b', html, re.S)
     assert len([k for k in _boxes(everything) if k in pumps]) == 20
 
 
@@ -160,3 +162,19 @@ def test_drawing_the_graph_costs_the_same_statements_for_few_or_many_parts(
         counts.append(len(queries))
 
     assert counts[0] == counts[1], counts
+
+
+def test_the_unit_page_draws_the_graph_and_keeps_an_expanded_node_open(
+    story: Story, qa_manager: User
+) -> None:
+    client = _client(qa_manager)
+
+    page = client.get("/trace/", {"id": story.devices[0]}).content.decode()
+    expanded = client.get(
+        "/trace/", {"id": story.devices[0], "expand": story.boards[0]}
+    ).content.decode()
+
+    assert 'id="genealogy"' in page and "data-graph" in page
+    assert story.case in _boxes(page) and story.boards[0] in _boxes(page)
+    assert story.resin not in _boxes(page)
+    assert story.resin in _boxes(expanded)  # the no-script expand link reloads the page
