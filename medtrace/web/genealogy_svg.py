@@ -55,11 +55,23 @@ def _kind_label(node: GraphNode, holds_container: bool = False) -> str:
 
 def _relation_label(relation: str | None, above: bool) -> str:
     if relation == "aggregated":
-        return _("packed in") if above else _("packed")
+        return (
+            pgettext("genealogy edge", "packed in")
+            if above
+            else pgettext("genealogy edge", "packed")
+        )
     if relation == "associated":
-        return _("installed in") if above else _("installed")
+        return (
+            pgettext("genealogy edge", "installed in")
+            if above
+            else pgettext("genealogy edge", "installed")
+        )
     if relation == "transformed":
-        return _("built into") if above else _("consumed")
+        return (
+            pgettext("genealogy edge", "built into")
+            if above
+            else pgettext("genealogy edge", "consumed")
+        )
     return ""
 
 
