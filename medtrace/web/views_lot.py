@@ -119,7 +119,9 @@ def _download(request: HttpRequest, impact: Impact, holder: str | None) -> HttpR
 # Pages -----------------------------------------------------------------------------------------
 
 
-def _impact_page(request: HttpRequest, expected: str) -> HttpResponse:
+def impact_page(request: HttpRequest, expected: str) -> HttpResponse:
+    """The lot (``expected='lot'``) or container page of ``?id=``; a target of the other kind
+    is sent to its own page, a unit to the unit page."""
     ident = request.GET.get("id", "").strip()
     history = request.GET.get("include_history") == "true"
     holder = request.GET.get("holder")
@@ -217,13 +219,13 @@ def _container_holder(impact: Impact) -> dict[str, Any] | None:
 @login_required
 def lot_page(request: HttpRequest) -> HttpResponse:
     """``/trace/lot/?id=<lot>``: any spelling of a lot (UDI with (01)+(10), LGTIN URN...)."""
-    return _impact_page(request, "lot")
+    return impact_page(request, "lot")
 
 
 @login_required
 def container_page(request: HttpRequest) -> HttpResponse:
     """``/trace/container/?id=<SSCC>``: a case or pallet, (00) or its URN."""
-    return _impact_page(request, "container")
+    return impact_page(request, "container")
 
 
 @login_required

@@ -13,8 +13,9 @@ from django.urls import reverse
 from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError
 from medtrace.trace import selectors
+from medtrace.trace.kinds import is_class_level
 
-from . import views_unit
+from . import views_lot, views_unit
 
 
 def _recall_url(user: User | None, target: selectors.Target) -> str:
@@ -38,6 +39,10 @@ def trace_page(request: HttpRequest) -> HttpResponse:
         target = selectors.resolve_target(ident, user=user)
         if views_unit.is_unit(target):
             return views_unit.render_unit(request, target, context, include_history=history)
+        if target.kind == "container" or is_class_level(target.kind):
+            # A lot or a case: its trace page (graph, units by holder, downloads).
+            page = "container" if target.kind == "container" else "lot"
+            return views_lot.impact_page(request, page)
         forward = selectors.trace_forward(id=target.epc, user=user, include_history=history)
         context.update(target=target, forward=forward, units=forward.units)
         context["recall_url"] = _recall_url(user, target)
