@@ -2,8 +2,8 @@
 
 Our services name a document ``urn:epcglobal:cbv:bt:<our GLN>:<number>`` (lifecycle.events.bt)
 and number it ``<KIND>-<year>-<n>`` (lifecycle.services.next_number), so the number says which
-table holds it. All the documents of a page are looked up in one UNION ALL statement (one index
-probe per number on each table's unique ``number``), whatever the length of the history. A
+table holds it. All the documents of a page are looked up together with the page's other small
+reads (``unit_batch``: one statement), whatever the length of the history. A
 document a user may not open (no view permission, or a partner login) is shown as its number,
 without a link.
 """
@@ -17,12 +17,12 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from django.apps import apps
-from django.db import connection
 from django.urls import reverse
 
 from medtrace.accounts.models import User
 
 from . import vocab
+from .unit_batch import Branch
 
 _NUMBER = re.compile(r"^([A-Z]{2,4})-\d{4}-\d{6,}$")
 
@@ -96,28 +96,41 @@ def kind_of(number: str) -> str | None:
     return match.group(1) if match and match.group(1) in MODELS else None
 
 
-def lookup(numbers: Iterable[str]) -> dict[str, int]:
-    """number -> pk of each of our documents among ``numbers``: one statement."""
+def branches(numbers: Iterable[str]) -> list[Branch]:
+    """The reads of our documents among ``numbers`` (an index probe of each table's unique
+    number), as ``unit_batch`` branches ``doc:<kind>`` of {number, id} (and a work order's
+    production date: the unit's label carries it)."""
     by_kind: dict[str, list[str]] = {}
     for number in sorted(set(numbers)):
         kind = kind_of(number)
         if kind is not None:
             by_kind.setdefault(kind, []).append(number)
-    if not by_kind:
-        return {}
-    parts: list[str] = []
-    params: list[Any] = []
+    out = []
     for kind, wanted in sorted(by_kind.items()):
-        table = apps.get_model(MODELS[kind])._meta.db_table
-        marks = ", ".join(["%s"] * len(wanted))
-        parts.append(f"SELECT number, id FROM {table} WHERE number IN ({marks})")
-        params.extend(wanted)
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        return {number: pk for number, pk in cursor.fetchall()}
+        fields = {"number": "number", "id": "id"}
+        if kind == "WO":
+            fields["date"] = "production_date"
+        out.append(
+            Branch(
+                f"doc:{kind}",
+                apps.get_model(MODELS[kind]).objects.filter(number__in=wanted),
+                fields,
+            )
+        )
+    return out
 
 
-def _url(kind: str, number: str, pk: int | None, user: User | None) -> str:
+def found(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """number -> its row ({number, id[, date]}), from the batch's ``doc:`` branches."""
+    return {
+        row["number"]: row
+        for name, items in rows.items()
+        if name.startswith("doc:")
+        for row in items
+    }
+
+
+def _url(kind: str, number: str, pk: Any, user: User | None) -> str:
     if user is not None and user.party_id is not None:
         return ""
     model = apps.get_model(MODELS[kind])
@@ -135,7 +148,7 @@ def _url(kind: str, number: str, pk: int | None, user: User | None) -> str:
 
 
 def documents(
-    items: Iterable[dict[str, Any]], found: dict[str, int], user: User | None
+    items: Iterable[dict[str, Any]], known: dict[str, dict[str, Any]], user: User | None
 ) -> list[Document]:
     """The bizTransactionList entries ``items`` as Documents (one per number)."""
     out: list[Document] = []
@@ -152,7 +165,7 @@ def documents(
             label = str(vocab.DOCUMENT_KINDS[kind])
         else:
             label = vocab.document_type_label(item.get("type"))
-        url = _url(kind, number, found.get(number), user) if kind else ""
+        url = _url(kind, number, (known.get(number) or {}).get("id"), user) if kind else ""
         out.append(Document(number, label, url, value))
     return out
 

@@ -1,192 +1,38 @@
 """What the unit page shows (DESIGN §1 "scan any UDI and see its whole life in one page", §11).
 
 ``unit_page`` reads the unit's timeline and composition with the trace selectors (partner-scoped
-there), then puts names on everything in a constant number of set-based statements, whatever the
-length of the history: one for the product, one for the places, one for the parties, one for who
-recorded each event, one for all the linked documents, and the few of ``unit_records`` (alerts,
-holds, recalls, documents and certificates, signatures, audit history).
-
-What a partner login reads is narrowed further than the trace already does: the names of its own
-party, its own places and the maker's; another party's name or place reads "another party"
-(DESIGN §9: nothing of any other party); no internal document links; the people who recorded an
-event only when they are its own colleagues.
+there), then everything else in a constant number of statements, whatever the length of the
+history: one ``unit_batch`` statement for the product, the names of places and parties, who
+recorded each event, the linked documents, what is open against the unit and its documents and
+certificates; then the signatures and the audit history of its records (``unit_history``).
+On PostgreSQL the page's reads share one transaction without JIT and parallel workers
+(``page_reads``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from medtrace.accounts.models import User
-from medtrace.ledger.identifiers import gln_of
-from medtrace.ledger.models import Event
-from medtrace.masterdata.models import Location, Party, PartyRole, Product
+from medtrace.ledger.models import EventBizTransaction, EventEpc
+from medtrace.masterdata.models import Product
 from medtrace.trace import phases, selectors
 from medtrace.trace.selectors import Target
 
-from . import unit_documents, unit_records, vocab
+from . import unit_documents, unit_history, unit_names, unit_records, vocab
+from .unit_batch import Branch, as_date, as_json, run
+from .unit_names import Name, Names
 from .unit_symbol import UnitUdi, unit_udi
 
-_SGLN = "urn:epc:id:sgln:"
-
-
-@dataclass
-class Name:
-    text: str
-    role: str = ""  # the party's role, in words
-    hidden: bool = False  # another party's, not shown to this partner
-
-
-@dataclass
-class Names:
-    """Places and parties of one page, resolved in two statements."""
-
-    user: User | None
-    maker_id: int | None
-    locations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    parties: dict[str, dict[str, Any]] = field(default_factory=dict)  # by GLN
-
-    @property
-    def partner_party(self) -> int | None:
-        return self.user.party_id if self.user is not None else None
-
-    def _visible(self, party_id: int | None) -> bool:
-        own = self.partner_party
-        return own is None or party_id in (own, self.maker_id)
-
-    @staticmethod
-    def _party_name(row: dict[str, Any], prefix: str = "") -> str:
-        english = row.get(f"{prefix}name_en")
-        if english and _language_is_english():
-            return str(english)
-        return str(row.get(f"{prefix}name") or "")
-
-    def place(self, value: str | None) -> Name | None:
-        if not value:
-            return None
-        row = self.locations.get(value)
-        if row is None:
-            return Name(value) if self.partner_party is None else _another_place()
-        own = self.partner_party
-        if own is None or row["party_id"] == own:
-            return Name(row["name"])
-        if row["party_id"] == self.maker_id:
-            return Name(self._party_name(row, "party__"))
-        return _another_place()
-
-    def party(self, value: str | None) -> Name | None:
-        if not value:
-            return None
-        row: dict[str, Any] | None = None
-        location = self.locations.get(value)
-        if location is not None and location["party_id"] is not None:
-            row = {
-                "pk": location["party_id"], "name": location["party__name"],
-                "name_en": location["party__name_en"], "role": location["party__role"],
-            }  # fmt: skip
-        else:
-            row = self.parties.get(gln_of(value) or "")
-        if row is None:
-            return Name(value) if self.partner_party is None else _another_party()
-        if not self._visible(row["pk"]):
-            return _another_party()
-        return Name(self._party_name(row), _role_label(row["role"]))
-
-
-def _language_is_english() -> bool:
-    from django.utils import translation
-
-    return (translation.get_language() or "").startswith("en")
-
-
-def _role_label(role: str | None) -> str:
-    try:
-        return str(PartyRole(role).label) if role else ""
-    except ValueError:
-        return role or ""
-
-
-def _another_party() -> Name:
-    return Name(pgettext("unit page", "another party"), hidden=True)
-
-
-def _another_place() -> Name:
-    return Name(pgettext("unit page", "another party's site"), hidden=True)
-
-
-def resolve_names(
-    places: Iterable[str], parties: Iterable[str], *, user: User | None, maker_id: int | None
-) -> Names:
-    """The names of ``places`` (SGLNs) and ``parties`` (PGLN URNs, GLNs, or a location's SGLN
-    standing for its party): two statements."""
-    wanted_places = {p for p in places if p}
-    wanted_parties = {p for p in parties if p}
-    sglns = wanted_places | {p for p in wanted_parties if p.startswith(_SGLN)}
-    names = Names(user=user, maker_id=maker_id)
-    if sglns:
-        names.locations = {
-            row["sgln"]: dict(row)
-            for row in Location.objects.filter(sgln__in=sglns).values(
-                "sgln", "name", "party_id", "party__name", "party__name_en", "party__role"
-            )
-        }
-    glns = {g for p in wanted_parties if p not in names.locations and (g := gln_of(p))}
-    if glns:
-        names.parties = {
-            row["gln"]: dict(row)
-            for row in Party.objects.filter(gln__in=glns).values(
-                "pk", "gln", "name", "name_en", "role"
-            )
-        }
-    return names
-
-
-# Who recorded each event -----------------------------------------------------------------------
-
-
-def _person(first: str | None, last: str | None, printed: str | None, username: str | None) -> str:
-    return printed or " ".join(p for p in (first, last) if p) or username or ""
-
-
-def recorded_by(
-    event_ids: list[str], *, user: User | None, maker: str
-) -> tuple[dict[str, str], set[str]]:
-    """eventID -> the printed name of the person whose capture stored it, and the capture jobs
-    that stored them (their audit entries are part of the unit's history): one statement."""
-    if not event_ids:
-        return {}, set()
-    rows = Event.objects.filter(event_id__in=event_ids).values_list(
-        "event_id",
-        "capture_job__user__printed_name",
-        "capture_job__user__first_name",
-        "capture_job__user__last_name",
-        "capture_job__user__username",
-        "capture_job__user__party_id",
-        "capture_job__user_id",
-        "capture_job_id",
-    )
-    own = user.party_id if user is not None else None
-    out: dict[str, str] = {}
-    jobs: set[str] = set()
-    for event_id, printed, first, last, username, party_id, user_id, job_id in rows:
-        if job_id is not None:
-            jobs.add(str(job_id))
-        if user_id is None:
-            continue
-        if own is None or party_id == own:
-            out[event_id] = _person(first, last, printed, username)
-        elif party_id is None:
-            out[event_id] = maker  # the maker's staff: the company, not the person
-    return out, jobs
-
-
-# The timeline ----------------------------------------------------------------------------------
+# The timeline ---------------------------------------------------------------------------------
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -207,8 +53,13 @@ def _via(via: str) -> dict[str, str] | None:
     if kind not in texts:
         return None
     if kind == "bizTransaction":
-        return {"text": texts[kind], "epc": "", "number": unit_documents.number_of(epc)}
-    return {"text": texts[kind], "epc": epc, "number": ""}
+        return {
+            "kind": kind,
+            "text": texts[kind],
+            "epc": "",
+            "number": unit_documents.number_of(epc),
+        }
+    return {"kind": kind, "text": texts[kind], "epc": epc, "number": ""}
 
 
 def _counterparts(event: dict[str, Any], names: Names) -> list[Name]:
@@ -233,7 +84,7 @@ def build_steps(
     *,
     names: Names,
     who: dict[str, str],
-    found: dict[str, int],
+    known: dict[str, dict[str, Any]],
     user: User | None,
 ) -> list[dict[str, Any]]:
     anchors = {e["eventID"]: f"ev-{n}" for n, e in enumerate(events, start=1)}
@@ -264,7 +115,7 @@ def build_steps(
             "where": where,
             "who": who.get(event["eventID"], ""),
             "counterparts": _counterparts(event, names),
-            "documents": unit_documents.documents(event["bizTransactionList"], found, user),
+            "documents": unit_documents.documents(event["bizTransactionList"], known, user),
             "via": _via(event["via"]),
             "retracted": event["retracted"],
             "correction": correction,
@@ -290,65 +141,55 @@ def by_phase(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # The header ------------------------------------------------------------------------------------
 
+_PRODUCT_FIELDS = {
+    "id": "id", "name": "name", "name_en": "name_en", "model": "model",
+    "registration_no": "nmpa_registration_no", "pi": "udi_pi_elements",
+    "manufacturer_id": "manufacturer_id", "manufacturer": "manufacturer__name",
+    "manufacturer_en": "manufacturer__name_en",
+}  # fmt: skip
 
-def _product(product_id: int | None, user: User | None) -> dict[str, Any] | None:
+
+def _product_branch(product_id: int | None) -> list[Branch]:
     if product_id is None:
+        return []
+    return [Branch("product", Product.objects.filter(pk=product_id), _PRODUCT_FIELDS)]
+
+
+def _product(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not rows:
         return None
-    row = (
-        Product.objects.filter(pk=product_id)
-        .values(
-            "pk", "name", "name_en", "model", "nmpa_registration_no", "udi_pi_elements",
-            "manufacturer_id", "manufacturer__name", "manufacturer__name_en",
-        )
-        .first()
-    )  # fmt: skip
-    if row is None:
-        return None
-    english = _language_is_english()
+    row = rows[0]
+    english = unit_names.english()
     return {
-        "id": row["pk"],
-        "name": (row["name_en"] if english and row["name_en"] else row["name"]),
+        "id": row["id"],
+        "name": row["name_en"] if english and row["name_en"] else row["name"],
         "model": row["model"],
-        "registration_no": row["nmpa_registration_no"],
-        "pi_elements": row["udi_pi_elements"],
+        "registration_no": row["registration_no"],
+        "pi_elements": as_json(row["pi"]),
         "manufacturer_id": row["manufacturer_id"],
         "manufacturer": (
-            row["manufacturer__name_en"]
-            if english and row["manufacturer__name_en"]
-            else row["manufacturer__name"]
+            row["manufacturer_en"] if english and row["manufacturer_en"] else row["manufacturer"]
         ),
     }
 
 
-def _manufactured(steps: list[dict[str, Any]], work_orders: dict[str, date | None]) -> date | None:
+def _manufactured(steps: list[dict[str, Any]], known: dict[str, dict[str, Any]]) -> date | None:
     """The production date the label carries: the work order's, else the day it was made."""
     for step in steps:
         if step["biz_step"] == "commissioning" and step["via"] is None and not step["retracted"]:
             for doc in step["documents"]:
-                if work_orders.get(doc.number):
-                    return work_orders[doc.number]
+                made = as_date((known.get(doc.number) or {}).get("date"))
+                if made is not None:
+                    return made
             return timezone.localtime(step["when"]).date() if step["when"] else None
     return None
 
 
-def _work_order_dates(numbers: Iterable[str]) -> dict[str, date | None]:
-    from medtrace.production.models import WorkOrder
-
-    wanted = [n for n in numbers if unit_documents.kind_of(n) == "WO"]
-    if not wanted:
-        return {}
-    return dict(
-        WorkOrder.objects.filter(number__in=wanted).values_list("number", "production_date")
-    )
-
-
 def label_udi(target: Target) -> UnitUdi | None:
     """The unit's UDI as its label carries it, from the state, the product and the work order
-    (the same answer as the page's header, in at most four small statements)."""
-    from medtrace.ledger.models import EventBizTransaction, EventEpc
-
+    (the same answer as the page's header), in at most three small statements."""
     state = target.state or {}
-    product = _product(state.get("product_id"), None)
+    product = _product(run(_product_branch(state.get("product_id"))).get("product", []))
     pi = product["pi_elements"] if product else None
     manufactured = None
     if pi and "manufactured" in pi:
@@ -367,8 +208,10 @@ def label_udi(target: Target) -> UnitUdi | None:
             values = EventBizTransaction.objects.filter(event_id=made[0]).values_list(
                 "value", flat=True
             )
-            dates = _work_order_dates(unit_documents.number_of(v) for v in values)
-            manufactured = next((d for d in dates.values() if d), None)
+            numbers = [unit_documents.number_of(v) for v in values]
+            known = unit_documents.found(run(unit_documents.branches(numbers)))
+            dates = [as_date(row.get("date")) for row in known.values()]
+            manufactured = next((d for d in dates if d), None)
             manufactured = manufactured or timezone.localtime(made[1]).date()
     if product is None and not state.get("gtin"):
         return None
@@ -378,51 +221,89 @@ def label_udi(target: Target) -> UnitUdi | None:
     )  # fmt: skip
 
 
-def unit_page(*, target: Target, user: User | None, include_history: bool) -> dict[str, Any]:
+@contextmanager
+def page_reads() -> Iterator[None]:
+    """The page's reads in one transaction, on PostgreSQL without JIT and parallel workers.
+
+    Every statement of the page is a handful of index probes; on a busy 2-core machine the
+    planner's parallel plan for the timeline's hits (estimates of hundreds of rows per lot)
+    spent ~30 ms starting workers to read 20 rows, and JIT compiling small statements cost more
+    than running them (trace.sql.trace_reads). SET LOCAL ends with the transaction. SQLite gets
+    no transaction: medtrace opens its transactions IMMEDIATE there, which would hold off every
+    writer while the page reads."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('jit', 'off', true), "
+                "set_config('max_parallel_workers_per_gather', '0', true)"
+            )
+        yield
+
+
+def unit_page(*, target: Target, user: User | None) -> dict[str, Any]:
     """Everything the unit page shows about ``target`` (a serialized unit ``user`` may see)."""
+    with page_reads():
+        return _unit_page(target=target, user=user)
+
+
+def _unit_page(*, target: Target, user: User | None) -> dict[str, Any]:
     state = target.state or {}
+    partner = user is not None and user.party_id is not None
     timeline = selectors.unit_timeline(id=target.epc, user=user)
-    backward = selectors.trace_backward(id=target.epc, user=user, include_history=include_history)
+    # With history: removed parts belong to its life (the genealogy graph draws them dashed,
+    # from this same read).
+    backward = selectors.trace_backward(id=target.epc, user=user, include_history=True)
     events = timeline["events"]
-    product = _product(state.get("product_id"), user)
+    parts = _flatten(backward["root"], [])
     holder_id = state.get("possessing_party") or state.get("owning_party")
     party_values = {holder_id} if holder_id else set()
     for event in events:
         party_values.update(s["source"] for s in event["sourceList"])
         party_values.update(d["destination"] for d in event["destinationList"])
     places = {state.get("biz_location")} | {e["bizLocation"] or e["readPoint"] for e in events}
-    names = resolve_names(
-        {p for p in places if p},
-        party_values,
-        user=user,
-        maker_id=product["manufacturer_id"] if product else None,
-    )
-    maker = product["manufacturer"] if product else ""
-    who, jobs = recorded_by([e["eventID"] for e in events], user=user, maker=maker)
     numbers = {
         unit_documents.number_of(b["bizTransaction"])
         for e in events
         for b in e["bizTransactionList"]
     }
-    found = unit_documents.lookup(numbers) if user is None or user.party_id is None else {}
-    steps = build_steps(events, names=names, who=who, found=found, user=user)
+    rows = run([
+        *_product_branch(state.get("product_id")),
+        *unit_names.branches({p for p in places if p}, party_values),
+        *([unit_names.who_branch([e["eventID"] for e in events])] if events else []),
+        *([] if partner else unit_documents.branches(numbers)),
+        *unit_records.branches(target=target, user=user, parts=parts),
+    ])  # fmt: skip
+    product = _product(rows.get("product", []))
+    names = unit_names.names(
+        rows, user=user, maker_id=product["manufacturer_id"] if product else None
+    )
+    who, jobs = unit_names.recorded_by(
+        rows.get("who", []), user=user, maker=product["manufacturer"] if product else ""
+    )
+    known = unit_documents.found(rows)
+    steps = build_steps(events, names=names, who=who, known=known, user=user)
     udi: UnitUdi | None = None
     if product is not None or state.get("gtin"):
         pi = product["pi_elements"] if product else None
-        manufactured = None
-        if pi and "manufactured" in pi:
-            manufactured = _manufactured(steps, _work_order_dates(numbers))
         udi = unit_udi(
             epc=target.epc, gtin=state.get("gtin"), serial=state.get("serial"),
-            lot=state.get("lot"), expiry=state.get("expiry"), manufactured=manufactured,
+            lot=state.get("lot"), expiry=state.get("expiry"),
+            manufactured=_manufactured(steps, known) if pi and "manufactured" in pi else None,
             pi_elements=pi,
         )  # fmt: skip
-    parts = _flatten(backward["root"], [])
-    records = unit_records.unit_records(
-        target=target, user=user, parts=parts, root=backward["root"], work_orders=numbers,
-        capture_jobs=jobs,
-    )  # fmt: skip
-    last = next((s for s in reversed(steps) if s["via"] is None and not s["retracted"]), None)
+    # Its status: the last step that moved or changed it, its own or its case's while it was
+    # inside (as UnitState has it), not a part's or a document's.
+    last = next(
+        (
+            s
+            for s in reversed(steps)
+            if not s["retracted"] and (s["via"] is None or s["via"]["kind"] == "container")
+        ),
+        None,
+    )
     header = {
         "epc": target.epc,
         "gtin": state.get("gtin"),
@@ -440,15 +321,33 @@ def unit_page(*, target: Target, user: User | None, include_history: bool) -> di
         "contained_in": state.get("container"),
         "installed_in": state.get("installed_in"),
     }
-    return {
+    page: dict[str, Any] = {
         "unit": header,
         "phases": by_phase(steps),
         "event_count": len(steps),
         "corrections": sum(1 for s in steps if s["retracted"]),
         "backward": backward,
         "parts": parts,
-        **records,
+        "recalls": unit_records.recalls(rows["recalls"], user=user),
+        "holds": unit_records.holds(
+            rows.get("holds", []), epc=target.epc, container=state.get("container")
+        ),
+        "alerts": unit_records.alerts(rows.get("alerts", [])),
+        "documents": unit_records.documents(
+            rows, target=target, user=user, parts=parts, root=backward["root"]
+        ),
+        "signatures": [],
+        "audit": [],
+        "audit_more": False,
+        "show_records": not partner,
     }
+    if not partner:
+        sets = unit_history.record_sets(
+            epc=target.epc, gtin=state.get("gtin"), lot=state.get("lot"), work_orders=numbers
+        )
+        page["signatures"] = unit_history.signatures(sets, user)
+        page["audit"], page["audit_more"] = unit_history.audit_history(sets, jobs, user)
+    return page
 
 
 def _flatten(node: dict[str, Any], out: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -37,7 +37,9 @@ def is_unit(target: Target) -> bool:
 def render_unit(
     request: HttpRequest, target: Target, context: dict[str, Any], *, include_history: bool
 ) -> HttpResponse:
-    data = unit_page.unit_page(target=target, user=_user(request), include_history=include_history)
+    """The unit page; its composition is always read with history (removed parts are part of
+    its life), ``include_history`` stays in the context for the links that keep it."""
+    data = unit_page.unit_page(target=target, user=_user(request))
     context.update(target=target, **data)
     return render(request, "web/unit.html", context)
 
