@@ -1,11 +1,34 @@
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
+from django.utils import translation
 
 from medtrace.masterdata.models import Party
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """`medtrace demo`, run once for the module's tests that sign in as its users (they only
+    read) in a transaction rolled back at the end; each test runs in a savepoint inside it."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with translation.override("en"):
+                call_command("demo", stdout=io.StringIO())
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 def test_the_admin_shows_a_field_error_for_a_bad_gln(admin_user) -> None:
@@ -33,12 +56,7 @@ def test_the_admin_shows_a_field_error_for_a_bad_gln(admin_user) -> None:
     assert not Party.objects.filter(name="Bad GLN").exists()
 
 
-def test_an_auditor_sees_master_data_in_the_admin_but_cannot_change_it(db: None) -> None:
-    import io
-
-    from django.core.management import call_command
-
-    call_command("demo", stdout=io.StringIO())
+def test_an_auditor_sees_master_data_in_the_admin_but_cannot_change_it(demo: None) -> None:
     client = Client()
     client.cookies["django_language"] = "en"
     assert client.login(username="auditor", password="medtrace-demo")
@@ -53,12 +71,7 @@ def test_an_auditor_sees_master_data_in_the_admin_but_cannot_change_it(db: None)
     assert Party.objects.get(pk=party.pk).name != "hacked"
 
 
-def test_a_partner_user_cannot_open_the_admin(db: None) -> None:
-    import io
-
-    from django.core.management import call_command
-
-    call_command("demo", stdout=io.StringIO())
+def test_a_partner_user_cannot_open_the_admin(demo: None) -> None:
     client = Client()
     assert client.login(username="hospital_a", password="medtrace-demo")
 

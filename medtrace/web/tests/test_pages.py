@@ -1,19 +1,35 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from django.db import transaction
 from django.test import Client
+from django.utils import translation
 
 from medtrace.masterdata.models import Product
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def demo() -> None:
-    # Master data, users and the event stream; the department stories have their own tests.
+@pytest.fixture(scope="module")
+def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Master data, users and the event stream (the department stories have their own tests),
+    loaded once for the module, which only reads them, in a transaction rolled back at its end;
+    each test runs in a savepoint inside it (pytest-django's ``db``)."""
     from medtrace.masterdata.demo.load import load_demo
 
-    load_demo(log=lambda _line: None, lifecycle=False)
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with translation.override("en"):
+                load_demo(log=lambda _line: None, lifecycle=False)
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 def _login(username: str) -> Client:
