@@ -575,7 +575,8 @@ class Product(models.Model):
     def clean(self) -> None:
         errors: dict[str, Any] = {}
         elements = self.udi_pi_elements
-        if not isinstance(elements, list) or any(e not in PiElement.values for e in elements):
+        allowed = set(PiElement.values)  # once: .values builds a new list on every access
+        if not isinstance(elements, list) or any(e not in allowed for e in elements):
             errors["udi_pi_elements"] = _("Expected a list drawn from: %(allowed)s.") % {
                 "allowed": ", ".join(PiElement.values)
             }
