@@ -316,12 +316,13 @@ class LocationImporter(MasterImporter):
 # Products ---------------------------------------------------------------------------------------
 
 LEVELS = [level.value for level in PackagingLevel]
+UNIT = PackagingLevel.UNIT.value  # a plain str: enum member access costs per row
 
 
 def _di_columns() -> list[Any]:
     out = []
     for level in LEVELS:
-        if level == PackagingLevel.UNIT:
+        if level == UNIT:
             out.append(
                 column(
                     "unit_di",
@@ -393,10 +394,10 @@ class ProductImporter(MasterImporter):
         ok = True
         for level in LEVELS:
             di = values.get(f"{level}_di")
-            qty_column = "unit_di" if level == PackagingLevel.UNIT else f"{level}_quantity"
-            quantity = 1 if level == PackagingLevel.UNIT else values.get(qty_column)
+            qty_column = "unit_di" if level == UNIT else f"{level}_quantity"
+            quantity = 1 if level == UNIT else values.get(qty_column)
             if not di:
-                if quantity is not None and level != PackagingLevel.UNIT:
+                if quantity is not None and level != UNIT:
                     self.error(
                         row,
                         qty_column,
