@@ -124,4 +124,8 @@ def test_the_stored_params_hold_only_what_was_set(qa_manager: User) -> None:
         kind="yield_out_of_control", user=qa_manager, changes={"params": {"lots": 50}}
     )
     assert AlertRule.objects.get(kind="yield_out_of_control").params == {"lots": 50}
-    assert rules.rule("yield_out_of_control").params == {"lots": 50, "min_lots": 5, "min_sigma": 0.01}
+    assert rules.rule("yield_out_of_control").params == {
+        "lots": 50,
+        "min_lots": 5,
+        "min_sigma": 0.01,
+    }
