@@ -374,6 +374,7 @@ ROLE_PERMISSIONS[Role.QA_RA] += ("imports.import_history", "imports.view_importj
 ROLE_PERMISSIONS[Role.AUDITOR] += ("imports.view_importjob",)
 ROLE_PERMISSIONS[Role.ADMIN] += ("imports.import_history", "imports.view_importjob")
 
+
 def sync_roles(apps: Apps | None = None, *, verbosity: int = 0) -> None:
     """Create the department groups and set their permissions to exactly ROLE_PERMISSIONS.
 
