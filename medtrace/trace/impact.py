@@ -105,6 +105,9 @@ class Impact:
     holders: dict[str, dict[str, Any]]  # by the ledger's spelling
     locations: dict[str, str]  # SGLN -> "name (party)"
     partner: bool
+    # Lot-tracked goods: quantities of the lot (and of reached lots of our own products)
+    # shipped to each party, as the shipping events' destinations name them.
+    quantities: list[dict[str, Any]] = field(default_factory=list)
     _affected: list[Reached] | None = field(default=None, repr=False)
 
     @property
@@ -333,7 +336,8 @@ def _walk(
     out = []
     for epc, (depth, cur) in best.items():
         kind = kinds[epc]
-        gtin = serial = lot_no = expiry = location = holder = container = disposition = None
+        gtin = serial = lot_no = location = holder = container = disposition = None
+        expiry: Any = None
         product_id: int | None = None
         if is_class_level(kind):
             if partner:
@@ -475,6 +479,46 @@ def _lot_facts(target: Target) -> tuple[LotFacts, tuple[str, str] | None]:
     return facts, None
 
 
+def _quantities(classes: list[str], user: User | None) -> list[dict[str, Any]]:
+    """Quantities of lot classes shipped to each party: shipping events' quantity lists by
+    destination (possessing party, else owning party), retracted events left out; one
+    statement. A partner sees what was shipped to itself only."""
+    if not classes:
+        return []
+    from django.db.models import Count, Sum
+
+    from medtrace.ledger.models import EventQuantity
+
+    rows = (
+        EventQuantity.objects.filter(
+            epc_class__in=classes,
+            role="quantity",
+            event__biz_step="shipping",
+            event__retraction__isnull=True,
+            event__source_dests__kind="destination",
+            event__source_dests__type__in=("possessing_party", "owning_party"),
+        )
+        .values("epc_class", "uom", "event__source_dests__type", "event__source_dests__value")
+        .annotate(total=Sum("quantity"), shipments=Count("event", distinct=True))
+    )
+    ids = scoping.partner_ids(user)
+    found = [r for r in rows if ids is None or r["event__source_dests__value"] in ids]
+    possessing = {
+        r["epc_class"] for r in found if r["event__source_dests__type"] == "possessing_party"
+    }
+    return [
+        {
+            "epc_class": r["epc_class"],
+            "holder": r["event__source_dests__value"],
+            "quantity": r["total"],
+            "uom": r["uom"] or "",
+            "shipments": r["shipments"],
+        }
+        for r in found
+        if r["event__source_dests__type"] == "possessing_party" or r["epc_class"] not in possessing
+    ]
+
+
 # Entry point -----------------------------------------------------------------------------------
 
 
@@ -499,7 +543,10 @@ def lot_impact(*, id: str, user: User | None, include_history: bool = False) -> 
     if lot is not None:
         facts.lot_units = sum(1 for r in reached if r.layer == 1 and r.gtin == lot[0]
                               and r.lot == lot[1])  # fmt: skip
-    holder_values = {r.holder for r in reached if r.holder}
+    classes = [target.epc] if is_class_level(target.kind) else []
+    classes += [r.epc for r in reached if r.kind == LOT]
+    quantities = _quantities(classes, user)
+    holder_values = {r.holder for r in reached if r.holder} | {q["holder"] for q in quantities}
     if facts.state is not None:
         own = facts.state.get("possessing_party") or facts.state.get("owning_party")
         if own:
@@ -519,4 +566,5 @@ def lot_impact(*, id: str, user: User | None, include_history: bool = False) -> 
         holders=holders,
         locations=_locations(places),
         partner=partner,
+        quantities=quantities,
     )

@@ -10,6 +10,7 @@ readable and keep the drawing bounded: at most ``MAX_GROUPS`` boxes per column a
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,8 +43,11 @@ def _layers(impact: Impact) -> dict[str, int]:
     further right (a lot consumed into boards and, directly, into the pumps those boards went
     into would otherwise draw a pump beside its board)."""
     layer = {r.epc: r.layer for r in impact.reached}
-    pairs = [(r.epc, r.part_of or r.was_in) for r in impact.reached]
-    pairs = [(epc, above) for epc, above in pairs if above is not None and above in layer]
+    pairs = [
+        (r.epc, above)
+        for r in impact.reached
+        if (above := r.part_of or r.was_in) is not None and above in layer
+    ]
     # Usually one pass settles it (what a unit went into was reached one level further up);
     # each further pass pushes one more level, and the walk is at most MAX_DEPTH deep.
     for _pass in range(40):
@@ -168,11 +172,19 @@ def build(impact: Impact, *, base: str) -> Drawing:
         if row.layer == 1 and (row.packed_in is None or row.packed_in == start.epc):
             flows[("start", here, not row.current)] += 1
 
-    holder_column = _holders(impact, shown, key_of, flows, base)
+    holder_column, shipped = _holders(impact, shown, key_of, flows, base)
     if holder_column:
         columns.append(holder_column)
     edges = [(a, b, _n(n), dashed) for (a, b, dashed), n in sorted(flows.items())]
-    return layered(columns, edges)
+    return layered(columns, edges + shipped)
+
+
+def quantity_text(quantity: Any, uom: str) -> str:
+    """A shipped quantity as people write it: 200 EA, 1.5 KGM (no trailing zeros)."""
+    if quantity is None:
+        return uom
+    text = format(Decimal(quantity).normalize(), "f")
+    return f"{number_format(text, force_grouping=True)} {uom}".strip()
 
 
 def _holders(
@@ -181,27 +193,40 @@ def _holders(
     key_of: dict[str, GroupKey],
     flows: Counter[tuple[str, str, bool]],
     base: str,
-) -> list[Box]:
+) -> tuple[list[Box], list[tuple[str, str, str, bool]]]:
+    """The holders' column: the parties holding affected units (counted into ``flows``) and
+    those a lot-tracked lot was shipped to (links labelled with the quantity)."""
     counts: Counter[str] = Counter()
-    sample: dict[str, Reached] = {}
+    info: dict[str, dict[str, Any]] = {}
     for row in impact.affected:
         if row.current:
             key = impact.holder_key(row)
             counts[key] += 1
-            sample.setdefault(key, row)
-    ranked = sorted(counts, key=lambda k: (-counts[k], k))
+            if key not in info:
+                info[key] = impact.holder_of(row)
+    shipped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for q in impact.quantities:
+        holder = impact.holders.get(q["holder"]) or {"id": q["holder"]}
+        key = holder.get("gln") or q["holder"]
+        shipped[key].append(q)
+        info.setdefault(key, holder)
+    ranked = sorted(set(counts) | set(shipped), key=lambda k: (-counts[k], -len(shipped[k]), k))
     top = ranked[: MAX_HOLDERS - 1] if len(ranked) > MAX_HOLDERS else ranked
     box_of: dict[str, str] = {}
     column = []
     for key in top:
-        holder = impact.holder_of(sample[key])
+        holder = info[key]
         name = _holder_label(holder)
         role = holder.get("role") or ""
+        amount = (
+            _units(counts[key])
+            if counts[key]
+            else ", ".join(quantity_text(q["quantity"], q["uom"]) for q in shipped[key])
+        )
         box = Box(
             key=f"h:{key}",
-            lines=[clip(name, _COLS), _units(counts[key])],
-            title=" · ".join(p for p in (name, role, holder.get("gln") or "") if p)
-            + f": {_n(counts[key])}",
+            lines=[clip(name, _COLS), clip(amount, _COLS)],
+            title=" · ".join(p for p in (name, role, holder.get("gln") or "") if p) + f": {amount}",
             css="node holder",
             href=f"{base}&{urlencode({'holder': key})}#units",
         )
@@ -224,4 +249,14 @@ def _holders(
     for row in impact.affected:
         if row.current:
             flows[(shown[key_of[row.epc]], box_of[impact.holder_key(row)], False)] += 1
-    return column
+    edges = []
+    for key, quantities in shipped.items():
+        for q in quantities:
+            if q["epc_class"] == impact.target.epc:
+                source = "start"
+            elif q["epc_class"] in key_of:
+                source = shown[key_of[q["epc_class"]]]
+            else:
+                continue
+            edges.append((source, box_of[key], quantity_text(q["quantity"], q["uom"]), False))
+    return column, edges

@@ -180,10 +180,31 @@ def impact_page(request: HttpRequest, expected: str) -> HttpResponse:
         "recall_url": recall_url(user, impact),
         "container_holder": _container_holder(impact),
         "is_class": is_class_level(impact.target.kind),
+        "quantities": _quantity_rows(impact),
         "trace_url": reverse("web:trace"),
+        "lot_url": reverse("web:lot"),
         "container_url": reverse("web:container"),
     }
     return render(request, "web/lot.html", context)
+
+
+def _quantity_rows(impact: Impact) -> list[dict[str, Any]]:
+    """Lot-tracked goods shipped, by lot and consignee, largest first."""
+    rows = []
+    for q in impact.quantities:
+        holder = impact.holders.get(q["holder"]) or {"id": q["holder"]}
+        rows.append(
+            {
+                "lot": q["epc_class"],
+                "own": q["epc_class"] == impact.target.epc,
+                "holder": holder,
+                "quantity": impact_svg.quantity_text(q["quantity"], q["uom"]),
+                "sort": q["quantity"] or 0,
+                "shipments": q["shipments"],
+            }
+        )
+    rows.sort(key=lambda r: (not r["own"], -r["sort"], r["lot"]))
+    return rows
 
 
 def _unit_rows(impact: Impact, units: list[Reached]) -> list[dict[str, Any]]:

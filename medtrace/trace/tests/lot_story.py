@@ -55,3 +55,17 @@ def tell(w: f.World, hospitals: tuple[Party, Party], *, devices: int = 3, tag: s
         f.associate(units[-1], [boards[-1]], f.t(9), action="DELETE", biz_step="repairing"),
     )  # fmt: skip
     return Story(w, resin, boards, units, case, lot, boards[-1])
+
+
+def ship_counted_lot(w: f.World, hospitals: tuple[Party, Party]) -> str:
+    """A lot of counted goods (no serials): 300 made, 200 shipped to hospital a, 100 to b."""
+    lot = udi.lgtin_urn(w.gtin(w.device), "QTY-1", 7)
+    maker = w.pgln(w.maker)
+    f.capture(
+        f.obj_lots([(lot, 300)], f.t(1), action="ADD", biz_step="commissioning"),
+        *[f.obj_lots([(lot, n)], f.t(3), biz_step="shipping",
+                     sources=[("possessing_party", maker)],
+                     destinations=[("possessing_party", w.pgln(party))])
+          for n, party in zip((200, 100), hospitals, strict=True)],
+    )  # fmt: skip
+    return lot

@@ -12,7 +12,7 @@ from medtrace.trace import selectors
 from medtrace.trace.impact import COMPONENT, PRODUCT, lot_impact
 
 from . import factories as f
-from .lot_story import Story, tell
+from .lot_story import Story, ship_counted_lot, tell
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +152,18 @@ def test_the_walk_costs_the_same_statements_for_three_or_twelve_devices(
 
     assert counts[0] == counts[1]
     assert counts[1] <= 14
+
+
+def test_a_lot_of_counted_goods_lists_the_quantities_shipped_to_each_party(
+    hospital_a: User, hospital_b: User
+) -> None:
+    w = f.world()
+    assert hospital_a.party is not None and hospital_b.party is not None
+    lot = ship_counted_lot(w, (hospital_a.party, hospital_b.party))
+
+    impact = lot_impact(id=lot, user=None)
+    own = lot_impact(id=lot, user=hospital_a)
+
+    shipped = {impact.holders[q["holder"]]["name"]: q["quantity"] for q in impact.quantities}
+    assert shipped == {hospital_a.party.name: 200, hospital_b.party.name: 100}
+    assert [impact.holders[q["holder"]]["name"] for q in own.quantities] == [hospital_a.party.name]
