@@ -188,8 +188,8 @@ def _attachment_url(epc: str, attachment_id: int | None) -> str:
 
 def unit_attachments(epc: str) -> set[int]:
     """Attachments of the unit's own service records (maintenance and repair test reports)."""
-    visits = model("service.MaintenanceVisit").objects.filter(unit_epc=epc)
-    tickets = model("service.ServiceTicket").objects.filter(unit_epc=epc)
+    visits = model("service.MaintenanceVisit").objects.filter(unit_epc=epc).order_by()
+    tickets = model("service.ServiceTicket").objects.filter(unit_epc=epc).order_by()
     rows = (
         visits.exclude(attachment=None)
         .values_list("attachment_id", flat=True)
