@@ -160,3 +160,19 @@ def test_the_unit_page_costs_the_same_queries_for_3_or_60_events(
     # menu, the trace's walks, one batch of the page's small reads, signatures, audit history.
     with django_assert_max_num_queries(32):
         page(client, long, "en")
+
+
+def test_an_hibc_unit_gets_its_hibc_data_and_a_plain_datamatrix() -> None:
+    from datetime import date
+
+    from medtrace.web.unit_symbol import symbol_svg, unit_udi
+
+    udi = unit_udi(
+        epc="urn:medtrace:hibc:K123.PS6510:SN001", gtin=None, serial="SN001", lot="L1",
+        expiry=date(2030, 1, 1), manufactured=None, pi_elements=["expiry", "lot", "serial"],
+    )  # fmt: skip
+
+    assert udi is not None and not udi.gs1
+    assert udi.hri == udi.data and udi.data.startswith("+K123PS6510/$$3300101L1/SSN001")
+    symbol = _decode_svg(symbol_svg(udi.data, gs1=False))
+    assert (symbol.symbology_identifier, symbol.text) == ("]d1", udi.data)
