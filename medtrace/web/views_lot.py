@@ -15,8 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from medtrace.accounts.models import User
 from medtrace.errors import MedtraceError
@@ -110,7 +109,7 @@ def _download(request: HttpRequest, impact: Impact, holder: str | None) -> HttpR
     ]
     rows.sort(key=lambda r: (impact.holder_of(r).get("name") or "", r.epc))
     name = (impact.facts.lot or impact.facts.sscc or "trace").replace("/", "-")
-    title = _("Affected units")
+    title = pgettext("lot page", "Affected units")
     filename = f"{'container' if impact.facts.kind == 'container' else 'lot'}-{name}"
     response = export_response(request, rows, _columns(impact), filename, title=title)
     return cast(HttpResponse, response)
