@@ -82,7 +82,7 @@ def _trace_world() -> tuple[f.World, dict[str, str]]:
     w = f.world()
     a, b, c, d = (w.device_sn(s) for s in ("A", "B", "C", "D"))
     maker, hospital = w.pgln(w.maker), w.pgln(w.hospital)
-    sent = {
+    sent: dict[str, Any] = {
         "biz_step": "shipping",
         "disposition": "in_transit",
         "sources": [("possessing_party", maker)],
