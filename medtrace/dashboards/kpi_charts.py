@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .charts import Chart, Formatter, Series, bar_chart, line_chart, percent, plain
 
@@ -39,18 +40,18 @@ def completeness_chart(data: dict[str, Any], labels: list[str]) -> Chart:
             "customer's receipt once held by a customer)."
         ),
         labels=labels,
-        series=[Series(_("units complete"), _values(s, "rate"))],
+        series=[Series(pgettext("kpi chart", "units complete"), _values(s, "rate"))],
         fmt=percent,
         y_max=1,
-        category=_("Period"),
+        category=pgettext("kpi chart", "Period"),
         empty_text=_("No units made in this range."),
         extra=[
-            _count(_("units made"), s, "units"),
-            _count(_("complete"), s, "complete"),
-            _count(_("no commissioning"), s, "missing", "commissioning"),
-            _count(_("no QC release"), s, "missing", "release"),
-            _count(_("no shipment record"), s, "missing", "shipment"),
-            _count(_("no receipt"), s, "missing", "receipt"),
+            _count(pgettext("kpi chart", "units made"), s, "units"),
+            _count(pgettext("kpi chart", "complete"), s, "complete"),
+            _count(pgettext("kpi chart", "no commissioning"), s, "missing", "commissioning"),
+            _count(pgettext("kpi chart", "no QC release"), s, "missing", "release"),
+            _count(pgettext("kpi chart", "no shipment record"), s, "missing", "shipment"),
+            _count(pgettext("kpi chart", "no receipt"), s, "missing", "receipt"),
         ],
     )
 
@@ -65,15 +66,15 @@ def binding_chart(data: dict[str, Any], labels: list[str]) -> Chart:
             "neither refused at capture nor later corrected by an error declaration."
         ),
         labels=labels,
-        series=[Series(_("accuracy"), _values(s, "rate"))],
+        series=[Series(pgettext("kpi chart", "accuracy"), _values(s, "rate"))],
         fmt=percent,
         y_max=1,
-        category=_("Period"),
+        category=pgettext("kpi chart", "Period"),
         empty_text=_("No binding scans in this range."),
         extra=[
-            _count(_("binding scans"), s, "bindings"),
-            _count(_("refused"), s, "refused"),
-            _count(_("corrected"), s, "corrected"),
+            _count(pgettext("kpi chart", "binding scans"), s, "bindings"),
+            _count(pgettext("kpi chart", "refused"), s, "refused"),
+            _count(pgettext("kpi chart", "corrected"), s, "corrected"),
         ],
     )
 
@@ -81,9 +82,12 @@ def binding_chart(data: dict[str, Any], labels: list[str]) -> Chart:
 def recall_chart(data: dict[str, Any], labels: list[str]) -> Chart:
     s = data["series"]
     legs = (
-        ("complaint_to_decision", _("complaint → decision")),
-        ("decision_to_all_notified", _("decision → all notified")),
-        ("all_notified_to_all_acknowledged", _("all notified → all acknowledged")),
+        ("complaint_to_decision", pgettext("kpi chart", "complaint → decision")),
+        ("decision_to_all_notified", pgettext("kpi chart", "decision → all notified")),
+        (
+            "all_notified_to_all_acknowledged",
+            pgettext("kpi chart", "all notified → all acknowledged"),
+        ),
     )
     return line_chart(
         key="recall",
@@ -95,11 +99,19 @@ def recall_chart(data: dict[str, Any], labels: list[str]) -> Chart:
         labels=labels,
         series=[Series(name, _values(s, leg, "median_hours")) for leg, name in legs],
         fmt=hours,
-        category=_("Period"),
+        category=pgettext("kpi chart", "Period"),
         empty_text=_("No recall step ended in this range."),
         extra=[
-            *(_count(_("%(leg)s: count") % {"leg": name}, s, leg, "count") for leg, name in legs),
-            (Series(_("drills: median"), _values(s, "drills", "median_hours")), hours),
+            *(
+                _count(pgettext("kpi chart", "%(leg)s: count") % {"leg": name}, s, leg, "count")
+                for leg, name in legs
+            ),
+            (
+                Series(
+                    pgettext("kpi chart", "drills: median"), _values(s, "drills", "median_hours")
+                ),
+                hours,
+            ),
         ],
     )
 
@@ -115,13 +127,13 @@ def after_sales_chart(data: dict[str, Any], labels: list[str]) -> Chart:
         ),
         labels=labels,
         series=[
-            Series(_("median"), _values(s, "median_hours")),
-            Series(_("mean"), _values(s, "mean_hours")),
+            Series(pgettext("kpi chart", "median"), _values(s, "median_hours")),
+            Series(pgettext("kpi chart", "mean"), _values(s, "mean_hours")),
         ],
         fmt=hours,
-        category=_("Period"),
+        category=pgettext("kpi chart", "Period"),
         empty_text=_("No ticket resolved in this range."),
-        extra=[_count(_("tickets resolved"), s, "count")],
+        extra=[_count(pgettext("kpi chart", "tickets resolved"), s, "count")],
     )
 
 
@@ -135,16 +147,16 @@ def false_alarm_chart(data: dict[str, Any], labels: list[str]) -> Chart:
             "dismissed), by the period the alert was raised."
         ),
         labels=labels,
-        series=[Series(_("false alarms"), _values(s, "rate"))],
+        series=[Series(pgettext("kpi chart", "false alarms"), _values(s, "rate"))],
         fmt=percent,
         y_max=1,
-        category=_("Period"),
+        category=pgettext("kpi chart", "Period"),
         empty_text=_("No alert concluded in this range."),
         extra=[
-            _count(_("alerts raised"), s, "alerts"),
-            _count(_("still open"), s, "open"),
-            _count(_("resolved"), s, "resolved"),
-            _count(_("dismissed as false alarms"), s, "dismissed_false"),
+            _count(pgettext("kpi chart", "alerts raised"), s, "alerts"),
+            _count(pgettext("kpi chart", "still open"), s, "open"),
+            _count(pgettext("kpi chart", "resolved"), s, "resolved"),
+            _count(pgettext("kpi chart", "dismissed as false alarms"), s, "dismissed_false"),
         ],
     )
 
@@ -159,12 +171,12 @@ def audit_chart(data: dict[str, Any], labels: list[str]) -> Chart:
             "failed verifications in the data table."
         ),
         labels=labels,
-        series=[Series(_("entries"), _values(s, "entries"))],
-        category=_("Period"),
+        series=[Series(pgettext("kpi chart", "entries"), _values(s, "entries"))],
+        category=pgettext("kpi chart", "Period"),
         empty_text=_("No audit entries in this range."),
         extra=[
-            _count(_("checkpoints signed"), s, "checkpoints"),
-            _count(_("failed verifications"), s, "failed_verifications"),
+            _count(pgettext("kpi chart", "checkpoints signed"), s, "checkpoints"),
+            _count(pgettext("kpi chart", "failed verifications"), s, "failed_verifications"),
         ],
     )
 

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.cache import never_cache
 
 from medtrace.accounts.models import User
@@ -133,12 +133,17 @@ def _notice_chart(rows: list[recall_board.CampaignRow]) -> Any:
         desc=_("Consignees notified, acknowledged and overdue for each campaign listed."),
         labels=[r.campaign.number for r in shown],
         series=[
-            Series(_("notified"), [r.notified for r in shown]),
-            Series(_("acknowledged"), [r.acknowledged for r in shown]),
-            Series(_("overdue"), [r.overdue for r in shown]),
+            Series(pgettext("recall dashboard", "notified"), [r.notified for r in shown]),
+            Series(pgettext("recall dashboard", "acknowledged"), [r.acknowledged for r in shown]),
+            Series(pgettext("recall dashboard", "overdue"), [r.overdue for r in shown]),
         ],
-        category=_("Campaign"),
-        extra=[(Series(_("consignees"), [r.consignees for r in shown]), plain)],
+        category=pgettext("recall dashboard", "Campaign"),
+        extra=[
+            (
+                Series(pgettext("recall dashboard", "consignees"), [r.consignees for r in shown]),
+                plain,
+            )
+        ],
     )
 
 
@@ -146,7 +151,7 @@ def _region_chart(regions: list[dict[str, Any]]) -> Any:
     shown = regions[:12]
     if not shown:
         return None
-    unknown = _("unknown")
+    unknown = pgettext("recall dashboard", "unknown")
     labels = [" ".join(x for x in (r["province"], r["city"]) if x) or unknown for r in shown]
     return bar_chart(
         key="regions",
@@ -156,10 +161,13 @@ def _region_chart(regions: list[dict[str, Any]]) -> Any:
         ),
         labels=labels,
         series=[
-            Series(_("affected units"), [r["units"] for r in shown]),
-            Series(_("awaiting a disposition"), [r["pending"] for r in shown]),
+            Series(pgettext("recall dashboard", "affected units"), [r["units"] for r in shown]),
+            Series(
+                pgettext("recall dashboard", "awaiting a disposition"),
+                [r["pending"] for r in shown],
+            ),
         ],
-        category=_("Region"),
+        category=pgettext("recall dashboard", "Region"),
     )
 
 
@@ -197,10 +205,10 @@ def recall_dashboard(request: HttpRequest) -> HttpResponse:
         "role_labels": dict(PartyRole.choices),
         "status_choices": [
             ("active", _("draft or open")),
-            ("open", _("open")),
-            ("draft", _("draft")),
-            ("closed", _("closed")),
-            ("all", _("all")),
+            ("open", pgettext("recall dashboard filter", "open")),
+            ("draft", pgettext("recall dashboard filter", "draft")),
+            ("closed", pgettext("recall dashboard filter", "closed")),
+            ("all", pgettext("recall dashboard filter", "all")),
         ],
         "drill_choices": [
             ("all", _("recalls and drills")),
@@ -229,7 +237,7 @@ def range_dates(value: str, today: date) -> tuple[date, date]:
 
 
 AUDIT_STATES: dict[str, Callable[[], str]] = {
-    "verified": lambda: _("verified"),
+    "verified": lambda: pgettext("audit chain", "verified"),
     "failed": lambda: _("verification failed"),
     "not_verified": lambda: _("not verified yet"),
     "disabled": lambda: _("verification switched off"),
@@ -279,13 +287,16 @@ def kpi_dashboard(request: HttpRequest) -> HttpResponse:
         "binding_rate": _rate(data["serial_binding_accuracy"]["rate"]),
         "audit_state_label": AUDIT_STATES[audit["state"]](),
         "node_labels": {
-            "commissioning": _("no commissioning"),
-            "release": _("no QC release"),
-            "shipment": _("no shipment record"),
-            "receipt": _("no receipt"),
+            "commissioning": pgettext("kpi chart", "no commissioning"),
+            "release": pgettext("kpi chart", "no QC release"),
+            "shipment": pgettext("kpi chart", "no shipment record"),
+            "receipt": pgettext("kpi chart", "no receipt"),
         },
         "charts": kpi_charts(data),
-        "incomplete": kpi_trace.incomplete_units(period),
+        # Listing examples costs the probes again: only when there is a gap to show.
+        "incomplete": kpi_trace.incomplete_units(period)
+        if data["trace_completeness"]["complete"] < data["trace_completeness"]["units"]
+        else [],
         "audit": audit,
         "errors": errors,
         "filters": {
@@ -302,7 +313,10 @@ def kpi_dashboard(request: HttpRequest) -> HttpResponse:
             ("12m", _("last 12 months")),
             ("24m", _("last 24 months")),
         ],
-        "granularities": [("week", _("by week")), ("month", _("by month"))],
+        "granularities": [
+            ("week", pgettext("kpi dashboard", "by week")),
+            ("month", pgettext("kpi dashboard", "by month")),
+        ],
         "may_read_audit": user.has_perm("audit.view_auditentry"),
     }
     return render(request, "dashboards/kpis.html", context, status=422 if errors else 200)

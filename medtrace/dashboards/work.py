@@ -60,7 +60,8 @@ class Work:
     now: datetime = field(default_factory=timezone.now)
 
 
-Builder = Callable[[User, datetime], Section]
+Memo = dict[str, Any]  # what one page's queues share (a scan two queues read)
+Builder = Callable[[User, datetime, Memo], Section]
 
 
 def roles_of(user: User) -> list[str]:
@@ -87,8 +88,9 @@ def my_work(*, user: User, now: datetime | None = None) -> Work:
         if key not in wanted and (everything or set(section_roles) & set(roles)):
             wanted.append(key)
     builders: dict[str, Builder] = {key: builder for key, _r, builder in SECTIONS}
-    sections = [alerts_section(user, now)]
-    sections += [builders[key](user, now) for key in wanted]
+    memo: Memo = {}
+    sections = [alerts_section(user, now, memo)]
+    sections += [builders[key](user, now, memo) for key in wanted]
     return Work(roles=roles, sections=sections, everything=everything, read_only=read_only, now=now)
 
 

@@ -18,7 +18,7 @@ from medtrace.accounts.models import User
 from medtrace.accounts.roles import Role
 from medtrace.errors import ValidationFailed
 
-from .work import TOP, Builder, Item, Section, first
+from .work import TOP, Builder, Item, Memo, Section, first
 
 MAX_SCAN = 50  # the QC queues come from a selector that looks at recent units only
 
@@ -30,7 +30,7 @@ def _url(name: str, *args: object) -> str:
 # Everyone -------------------------------------------------------------------------------------
 
 
-def alerts_section(user: User, now: datetime) -> Section:
+def alerts_section(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.alerts import selectors
 
     queue = selectors.work_queue(user=user, scope="mine")
@@ -56,7 +56,7 @@ def alerts_section(user: User, now: datetime) -> Section:
 # QA/RA and QC ---------------------------------------------------------------------------------
 
 
-def nonconformances(user: User, now: datetime) -> Section:
+def nonconformances(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.quality import selectors
 
     qs = selectors.nc_list(status="unclosed").order_by("opened_at", "id")
@@ -79,7 +79,7 @@ def nonconformances(user: User, now: datetime) -> Section:
     )
 
 
-def holds(user: User, now: datetime) -> Section:
+def holds(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.quality import selectors
 
     qs = selectors.hold_list(active=True).order_by("placed_at", "id")
@@ -103,7 +103,7 @@ def holds(user: User, now: datetime) -> Section:
     )
 
 
-def complaints(user: User, now: datetime) -> Section:
+def complaints(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.complaints import selectors
     from medtrace.complaints.models import ComplaintStatus
 
@@ -133,7 +133,7 @@ def complaints(user: User, now: datetime) -> Section:
     )
 
 
-def adverse_reports(user: User, now: datetime) -> Section:
+def adverse_reports(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.complaints import selectors
     from medtrace.complaints.models import AdverseEventDeadline
 
@@ -170,7 +170,7 @@ def adverse_reports(user: User, now: datetime) -> Section:
     )
 
 
-def recalls_to_decide(user: User, now: datetime) -> Section:
+def recalls_to_decide(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.recalls.common import campaigns_visible
     from medtrace.recalls.models import CampaignStatus
 
@@ -198,7 +198,7 @@ def recalls_to_decide(user: User, now: datetime) -> Section:
     )
 
 
-def recall_notices_overdue(user: User, now: datetime) -> Section:
+def recall_notices_overdue(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.recalls.common import notices_visible
     from medtrace.recalls.models import NoticeStatus
 
@@ -230,10 +230,13 @@ def recall_notices_overdue(user: User, now: datetime) -> Section:
 
 
 def _awaiting(which: str, title: Any, help_text: Any) -> Builder:
-    def build(user: User, now: datetime) -> Section:
+    def build(user: User, now: datetime, memo: Memo) -> Section:
         from medtrace.quality import selectors
 
-        rows = selectors.awaiting(limit=MAX_SCAN)[which]
+        # One scan serves both QC queues (inspection and release) of the page.
+        if "awaiting" not in memo:
+            memo["awaiting"] = selectors.awaiting(limit=MAX_SCAN)
+        rows = memo["awaiting"][which]
         items = [
             Item(
                 text=r["product"] or "",
@@ -251,7 +254,7 @@ def _awaiting(which: str, title: Any, help_text: Any) -> Builder:
     return build
 
 
-def incoming_lots(user: User, now: datetime) -> Section:
+def incoming_lots(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.procurement import selectors
 
     qs = selectors.lots_awaiting_inspection().order_by("created_at", "id")
@@ -277,7 +280,7 @@ def incoming_lots(user: User, now: datetime) -> Section:
 # Warehouse ------------------------------------------------------------------------------------
 
 
-def put_away(user: User, now: datetime) -> Section:
+def put_away(user: User, now: datetime, memo: Memo) -> Section:
     from django.db.models import Q
 
     from medtrace.ledger.models import UnitState
@@ -324,7 +327,7 @@ def put_away(user: User, now: datetime) -> Section:
 
 
 def _pick_lists(key: str, status: str, title: Any, help_text: Any) -> Builder:
-    def build(user: User, now: datetime) -> Section:
+    def build(user: User, now: datetime, memo: Memo) -> Section:
         from medtrace.warehouse.models import PickList
 
         qs = (
@@ -354,7 +357,7 @@ def _pick_lists(key: str, status: str, title: Any, help_text: Any) -> Builder:
     return build
 
 
-def stock_counts(user: User, now: datetime) -> Section:
+def stock_counts(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.warehouse.models import StockCount, StockCountStatus
 
     qs = (
@@ -380,7 +383,7 @@ def stock_counts(user: User, now: datetime) -> Section:
     )
 
 
-def returns_expected(user: User, now: datetime) -> Section:
+def returns_expected(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.distribution import selectors
     from medtrace.distribution.models import ReturnStatus
 
@@ -410,7 +413,7 @@ def returns_expected(user: User, now: datetime) -> Section:
 # Production, service, sales, procurement -------------------------------------------------------
 
 
-def work_orders(user: User, now: datetime) -> Section:
+def work_orders(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.production.models_orders import WorkOrderStatus
     from medtrace.production.selectors_dhr import work_order_list
 
@@ -439,7 +442,7 @@ def work_orders(user: User, now: datetime) -> Section:
     )
 
 
-def maintenance(user: User, now: datetime) -> Section:
+def maintenance(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.service import selectors
 
     due = selectors.maintenance_due(within_days=30, user=user)
@@ -462,7 +465,7 @@ def maintenance(user: User, now: datetime) -> Section:
     )
 
 
-def tickets(user: User, now: datetime) -> Section:
+def tickets(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.service import selectors
 
     qs = selectors.ticket_list(user=user, open_only=True).order_by("opened_at", "id")
@@ -481,7 +484,7 @@ def tickets(user: User, now: datetime) -> Section:
     )
 
 
-def orders_to_ship(user: User, now: datetime) -> Section:
+def orders_to_ship(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.distribution import selectors
     from medtrace.distribution.models import SalesOrderStatus
 
@@ -511,7 +514,7 @@ def orders_to_ship(user: User, now: datetime) -> Section:
 
 
 def _shipments(key: str, status: str, title: Any) -> Builder:
-    def build(user: User, now: datetime) -> Section:
+    def build(user: User, now: datetime, memo: Memo) -> Section:
         from medtrace.distribution import selectors
 
         qs = selectors.shipments(user=user, status=status).order_by("shipped_at", "id")
@@ -530,7 +533,7 @@ def _shipments(key: str, status: str, title: Any) -> Builder:
     return build
 
 
-def purchase_orders(user: User, now: datetime) -> Section:
+def purchase_orders(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.procurement import selectors
 
     qs = selectors.purchase_order_list(user=user, status="open").order_by("expected_on", "id")
@@ -554,7 +557,7 @@ def purchase_orders(user: User, now: datetime) -> Section:
     )
 
 
-def certificates(user: User, now: datetime) -> Section:
+def certificates(user: User, now: datetime, memo: Memo) -> Section:
     from medtrace.procurement import selectors
 
     qs = selectors.certificates_expiring(days=30, today=now.date())

@@ -8,15 +8,17 @@ serial-binding accuracy. Definitions (README "KPIs"):
   the unit                     requires
   ===========================  ============================================================
   any                          a commissioning event (production)
-  shipped, or out of our       its QC release (of the unit or its lot: quality) and a
-  hands (held by another       shipment (a shipment line or a shipping event naming it:
-  party, or in transit)        distribution)
-  held by a customer (not in   its receipt by the customer (a receipt of its shipment line,
-  transit)                     or a receiving event naming it)
+  out of our hands (held by    its QC release (a release of the unit or its lot, or a
+  another party, or in         conformant inspecting event naming it: quality) and its
+  transit)                     shipment (a shipment line, or a shipping event naming it or
+                               a case or pallet it was packed in: distribution)
+  held by a customer (not in   its receipt (a receipt of its shipment line, or a receiving
+  transit)                     event naming it or its case or pallet)
   ===========================  ============================================================
 
-  A unit still in production or awaiting inspection is not incomplete: what it has not reached
-  yet is not required of it. The missing nodes are counted per kind, so a gap can be found.
+  A unit still in production, awaiting inspection or in our stock is not incomplete: what it
+  has not reached yet is not required of it. The missing nodes are counted per kind, so a gap
+  can be found.
 - **Serial-binding accuracy**: of the binding scans of a period (events that give a unit its
   serial or bind serials together: commissioning, assembling, packing, repackaging), the share
   neither refused nor corrected: ``(bindings - corrected) / (bindings + refused)``, where
@@ -24,9 +26,9 @@ serial-binding accuracy. Definitions (README "KPIs"):
   period of the retracted event) and *refused* are the events that EPCIS capture jobs of the
   period refused (``event_count - captured_count`` of finished jobs).
 
-One grouped query each for completeness (the flags of every unit as EXISTS probes on indexed
-columns, grouped by period and flags, so each probe runs once per unit), and three grouped
-queries for the binding accuracy.
+One grouped query for completeness (the flags of every unit of the period as indexed probes,
+only where the unit's stage needs them, grouped by period and flags), and three grouped queries
+for the binding accuracy.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 from django.db.models import (
     BooleanField,
+    Case,
     Count,
     Exists,
     ExpressionWrapper,
@@ -43,6 +46,8 @@ from django.db.models import (
     OuterRef,
     Q,
     Sum,
+    Value,
+    When,
 )
 
 from medtrace.errors import ValidationFailed
@@ -51,44 +56,78 @@ from .kpi_series import Bucket, grouped_counts, key_of, rate, trunc
 from .kpis import Period
 
 BINDING_STEPS = ("commissioning", "assembling", "packing", "repackaging")
+SHIPPING_STEPS = ("shipping",)
 RECEIVING_STEPS = ("receiving", "accepting")
 NODES = ("commissioning", "release", "shipment", "receipt")
+FLAGS = ("commissioned", "released", "shipped", "received", "away", "at_customer")
 SAMPLE = 20
 
 
-def _flags() -> dict[str, Any]:
-    """The per-unit flags, as boolean expressions over ``UnitState`` (``OuterRef("epc")``)."""
-    from medtrace.distribution.models import ShipmentItem
-    from medtrace.ledger.models import EventEpc
-    from medtrace.warehouse.selectors import IN_TRANSIT, our_ids, released_q
+def _ours() -> list[str]:
+    from medtrace.warehouse.selectors import our_ids
 
     try:
-        ours = our_ids()
+        return our_ids()
     except ValidationFailed:  # no own company in master data yet: every holder is another
-        ours = []
+        return []
 
-    def step(*steps: str) -> Exists:
-        return Exists(EventEpc.objects.filter(epc=OuterRef("epc"), event__biz_step__in=steps))
 
-    def boolean(condition: Q) -> ExpressionWrapper:
-        return ExpressionWrapper(condition, output_field=BooleanField())
+def _flags() -> dict[str, Any]:
+    """The per-unit flags, as boolean expressions over ``UnitState``: correlated probes of
+    indexed columns (an index-driven plan whatever the size of the ledger: its cost follows the
+    units of the period). The release, shipment and receipt probes run only for the units whose
+    stage requires them (``CASE``), so a unit still in our hands costs one probe.
 
+    Measured on the 100k-unit benchmark (bench/RESULTS.md): about 50-70 us a unit. Set-based
+    variants (uncorrelated IN over the period's units, or materialized CTEs joined to them) were
+    slower there: the planner re-selected the period's units for every flag, or mis-estimated
+    the CTEs and hashed the whole event table."""
+    from medtrace.distribution.models import ShipmentItem
+    from medtrace.ledger.models import EdgeKind, EventEpc, GenealogyEdge
+    from medtrace.warehouse.selectors import IN_TRANSIT, released_q
+
+    def step(ref: str, steps: tuple[str, ...], **more: Any) -> Exists:
+        return Exists(EventEpc.objects.filter(epc=OuterRef(ref), event__biz_step__in=steps, **more))
+
+    def carried(steps: tuple[str, ...]) -> Q:
+        """An event of ``steps`` naming the unit, or a case or pallet it was packed in (two
+        levels: a case on a pallet)."""
+        pallet = GenealogyEdge.objects.filter(
+            child=OuterRef("parent"), kind=EdgeKind.AGGREGATED
+        ).filter(step("parent", steps))
+        box = GenealogyEdge.objects.filter(child=OuterRef("epc"), kind=EdgeKind.AGGREGATED).filter(
+            Q(step("parent", steps)) | Q(Exists(pallet))
+        )
+        return Q(step("epc", steps)) | Q(Exists(box))
+
+    def when(condition: Q, probe: Q) -> Case:
+        return Case(
+            When(condition, then=ExpressionWrapper(probe, output_field=BooleanField())),
+            default=Value(None),
+            output_field=BooleanField(),
+        )
+
+    ours = _ours()
     elsewhere = (
         Q(possessing_party__isnull=False) & ~Q(possessing_party="") & ~Q(possessing_party__in=ours)
     )
     in_transit = Q(disposition=IN_TRANSIT)
+    away = elsewhere | in_transit
+    at_customer = elsewhere & (Q(disposition__isnull=True) | ~in_transit)
+    item = ShipmentItem.objects.filter(epc=OuterRef("epc"))
     return {
-        "commissioned": step("commissioning"),
-        "released": boolean(released_q()),
-        "shipped": boolean(
-            Q(Exists(ShipmentItem.objects.filter(epc=OuterRef("epc")))) | Q(step("shipping"))
+        "commissioned": step("epc", ("commissioning",)),
+        "released": when(
+            away,
+            released_q() | Q(step("epc", ("inspecting",), event__disposition="conformant")),
         ),
-        "received": boolean(
-            Q(Exists(ShipmentItem.objects.filter(epc=OuterRef("epc"), receipt__isnull=False)))
-            | Q(step(*RECEIVING_STEPS))
+        "shipped": when(away, Q(Exists(item)) | carried(SHIPPING_STEPS)),
+        "received": when(
+            at_customer,
+            Q(Exists(item.filter(receipt__isnull=False))) | carried(RECEIVING_STEPS),
         ),
-        "away": boolean(elsewhere | in_transit),
-        "at_customer": boolean(elsewhere & ~in_transit),
+        "away": ExpressionWrapper(away, output_field=BooleanField()),
+        "at_customer": ExpressionWrapper(at_customer, output_field=BooleanField()),
     }
 
 
@@ -97,7 +136,7 @@ def missing_nodes(row: dict[str, Any]) -> list[str]:
     missing = []
     if not row["commissioned"]:
         missing.append("commissioning")
-    if row["away"] or row["shipped"]:
+    if row["away"]:
         if not row["released"]:
             missing.append("release")
         if not row["shipped"]:
@@ -160,17 +199,12 @@ def completeness(period: Period, granularity: str, bs: list[Bucket]) -> dict[str
 def incomplete_units(period: Period, *, limit: int = SAMPLE) -> list[dict[str, Any]]:
     """The most recently made units of the period lacking a node, with what they lack (one
     query; for the dashboard's list of examples)."""
-    flags = _flags()
-    missing_any = (
-        ~Q(commissioned=True)
-        | ((Q(away=True) | Q(shipped=True)) & (Q(released=False) | Q(shipped=False)))
-        | (Q(at_customer=True) & Q(received=False))
-    )
+    missing_any = Q(commissioned=False) | Q(released=False) | Q(shipped=False) | Q(received=False)
     rows = (
         _units(period)
-        .annotate(**flags)
+        .annotate(**_flags())
         .filter(missing_any)
-        .values("epc", "serial", "product__name", "first_event_time", *flags)
+        .values("epc", "serial", "product__name", "first_event_time", *FLAGS)
         .order_by("-first_event_time", "epc")[:limit]
     )
     return [

@@ -78,7 +78,8 @@ def _release(epcs: list[str]) -> None:
 def _trace_world() -> tuple[f.World, dict[str, str]]:
     """A: made 3 Mar, shipped unreleased (in transit); B: made 2 Mar, ours; C: made 4 Mar,
     released, shipped, received by the hospital; D: first seen 2 Apr at the hospital, never
-    commissioned; P: a packing event (binding) on 7 Mar, retracted later."""
+    commissioned; P: a packing event (binding) on 7 Mar, retracted later; E: made 8 Mar,
+    released, shipped and received on a pallet (in a case)."""
     w = f.world()
     a, b, c, d = (w.device_sn(s) for s in ("A", "B", "C", "D"))
     maker, hospital = w.pgln(w.maker), w.pgln(w.hospital)
@@ -108,6 +109,23 @@ def _trace_world() -> tuple[f.World, dict[str, str]]:
         packing,
     )
     f.capture(f.retract(packing, f.t(9)))
+    # E: made 8 Mar, released, packed in a case on a pallet; the pallet shipped and received
+    e, case, pallet = w.device_sn("E"), w.sscc(2), w.sscc(3)
+    f.capture(f.commission([e], f.t(8)))
+    Release.objects.create(number="REL-T-2", released_at=datetime(2025, 3, 8, tzinfo=UTC))
+    ReleaseItem.objects.create(release=Release.objects.get(number="REL-T-2"), target=e)
+    f.capture(
+        f.aggregate(case, [e], f.t(10), location=w.warehouse.sgln),
+        f.aggregate(pallet, [case], f.t(10, 10), location=w.warehouse.sgln),
+        f.obj([pallet], f.t(11), **sent),
+        f.obj(
+            [pallet],
+            f.t(12),
+            biz_step="receiving",
+            disposition="in_progress",
+            destinations=[("possessing_party", hospital)],
+        ),
+    )
     f.capture(
         f.obj(
             [d],
@@ -116,7 +134,7 @@ def _trace_world() -> tuple[f.World, dict[str, str]]:
             location=w.ward.sgln,
         )
     )
-    return w, {"A": a, "B": b, "C": c, "D": d}
+    return w, {"A": a, "B": b, "C": c, "D": d, "E": e}
 
 
 def test_completeness_requires_of_each_unit_only_the_nodes_of_the_stage_it_reached() -> None:
@@ -125,11 +143,11 @@ def test_completeness_requires_of_each_unit_only_the_nodes_of_the_stage_it_reach
     data = _series(date(2025, 3, 1), date(2025, 4, 30))["trace_completeness"]
 
     march, april = _by_period(data["series"])["2025-03"], _by_period(data["series"])["2025-04"]
-    assert (march["units"], march["complete"], march["rate"]) == (3, 2, 0.6667)
+    assert (march["units"], march["complete"], march["rate"]) == (4, 3, 0.75)
     assert march["missing"] == {"commissioning": 0, "release": 1, "shipment": 0, "receipt": 0}
     assert (april["units"], april["complete"], april["rate"]) == (1, 0, 0.0)
     assert april["missing"] == {"commissioning": 1, "release": 1, "shipment": 1, "receipt": 1}
-    assert (data["units"], data["complete"]) == (4, 2)
+    assert (data["units"], data["complete"]) == (5, 3)
     gaps = {
         u["serial"]: u["missing"]
         for u in kpi_trace.incomplete_units(period_from(date(2025, 3, 1), date(2025, 4, 30)))
@@ -145,9 +163,9 @@ def test_binding_accuracy_counts_refused_captures_and_retracted_bindings() -> No
     data = _series(date(2025, 3, 1), date(2025, 4, 30))["serial_binding_accuracy"]
 
     march = _by_period(data["series"])["2025-03"]
-    # 3 commissionings + 1 packing; the packing retracted; 2 events of a capture refused
-    assert (march["bindings"], march["corrected"], march["refused"]) == (4, 1, 2)
-    assert march["rate"] == 0.5
+    # 4 commissionings + 3 packings; one packing retracted; 2 events of a capture refused
+    assert (march["bindings"], march["corrected"], march["refused"]) == (7, 1, 2)
+    assert march["rate"] == 0.6667
     assert _by_period(data["series"])["2025-04"]["rate"] is None
 
 
@@ -158,7 +176,7 @@ def test_the_series_by_week_puts_each_unit_in_the_week_it_was_made() -> None:
 
     weeks = _by_period(data["series"])
     assert weeks["2025-02-24"]["units"] == 1  # cut to 1-2 March: B, made Sunday the 2nd
-    assert weeks["2025-03-03"]["units"] == 2  # A, C
+    assert weeks["2025-03-03"]["units"] == 3  # A, C, E
     assert weeks["2025-03-10"]["units"] == 0
 
 
@@ -295,4 +313,4 @@ def test_parties_other_than_ours_are_what_counts_as_out_of_our_hands() -> None:
         u["serial"]
         for u in kpi_trace.incomplete_units(period_from(date(2025, 3, 1), date(2025, 3, 31)))
     }
-    assert "B" not in gaps and "C" not in gaps
+    assert "B" not in gaps and "C" not in gaps and "E" not in gaps
