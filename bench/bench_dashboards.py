@@ -15,7 +15,8 @@ The whole server side of each page, in Chinese (the default UI), DEBUG off, read
 
 For each: p50/p90/max of --runs requests after one warm-up, and the statements per request.
 The time of each KPI's selector alone is measured as well (kpi_<name>), to show where a page
-spends it.
+spends it, and trace-data completeness over ranges holding 1,000, 10,000 and every unit
+(completeness_<n>_units: its cost grows with the units made in the range).
 """
 
 from __future__ import annotations
@@ -101,6 +102,46 @@ def _kpi_parts(runs: int) -> dict[str, Any]:
     return out
 
 
+def _completeness_scaling(runs: int) -> dict[str, Any]:
+    """Trace-data completeness (and the list of units with a gap) over ranges holding the
+    first 1,000, 10,000 and every serialized unit, whatever their dates (the generator spreads
+    its units over many years, so a 12-month range holds few of them)."""
+    from datetime import timedelta
+
+    from medtrace.ledger.models import UnitState
+    from medtrace.trace import kpi_trace
+    from medtrace.trace.kpis import Period
+
+    units = UnitState.objects.filter(serial__isnull=False, product__isnull=False).order_by(
+        "first_event_time"
+    )
+    times = units.values_list("first_event_time", flat=True)
+    first = times.first()
+    total = units.count()
+    out: dict[str, Any] = {}
+    for n in (1_000, 10_000, total):
+        if first is None or n > total:
+            continue
+        last = times[n - 1]
+        period = Period(first, last + timedelta(microseconds=1))
+        lat, gaps = [], []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            result = kpi_trace.completeness(period, "month", [])
+            lat.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            kpi_trace.incomplete_units(period)
+            gaps.append(time.perf_counter() - t0)
+        out[f"completeness_{result['units']}_units"] = {
+            **summary_ms(lat),
+            "complete": result["complete"],
+            "us_per_unit": round(1e6 * sorted(lat)[len(lat) // 2] / max(result["units"], 1), 1),
+            "incomplete_units_p50_ms": summary_ms(gaps)["p50_ms"],
+        }
+        print(n, out[f"completeness_{result['units']}_units"], flush=True)
+    return out
+
+
 def _sizes() -> dict[str, int]:
     from medtrace.audit.models import AuditEntry
     from medtrace.ledger.models import Event, UnitState
@@ -146,6 +187,8 @@ def main() -> None:
         print(label, result[label], flush=True)
     if not only or "kpi_parts" in only:
         result.update(_kpi_parts(max(3, args.runs // 2)))
+    if not only or "completeness" in only:
+        result.update(_completeness_scaling(3))
     result["machine_after"] = machine()
     print(save(f"dashboards_{args.db}", result))
 
