@@ -457,7 +457,8 @@ def test_the_forward_page_offers_open_a_recall_only_with_the_permission(r: R) ->
 
     assert qa_page.status_code == 200 and sales_page.status_code == 200
     link = qa_page.context["recall_url"]
-    assert link.startswith("/recalls/new/?kind=lot&id=urn%3Aepc%3Aclass%3Algtin")
+    # The resin is a supplier's lot: the recall's scope kind says so.
+    assert link.startswith("/recalls/new/?kind=supplier_lot&id=urn%3Aepc%3Aclass%3Algtin")
     assert "Open a recall" in html(qa_page)
     assert "Open a recall" not in html(sales_page) and not sales_page.context["recall_url"]
     follow = signed_in(r.qa).get(link)
