@@ -30,7 +30,11 @@ def test_every_kind_is_seeded_with_its_defaults() -> None:
     cluster = rules.rule("complaint_cluster")
     assert cluster.threshold == 3 and cluster.window == timedelta(days=30)
     yield_rule = rules.rule("yield_out_of_control")
-    assert yield_rule.threshold == 3 and yield_rule.params == {"lots": 20, "min_lots": 5}
+    assert yield_rule.threshold == 3 and yield_rule.params == {
+        "lots": 20,
+        "min_lots": 5,
+        "min_sigma": 0.01,
+    }
     recall = rules.rule("recall_unacknowledged")
     assert recall.params["escalation"] == ["qa_ra", "admin"]
     assert rules.rule("duplicate_scan").threshold == 10
@@ -39,7 +43,11 @@ def test_every_kind_is_seeded_with_its_defaults() -> None:
 
 def test_rule_merges_the_default_params_under_the_stored_ones() -> None:
     AlertRule.objects.filter(kind="yield_out_of_control").update(params={"lots": 30})
-    assert rules.rule("yield_out_of_control").params == {"lots": 30, "min_lots": 5}
+    assert rules.rule("yield_out_of_control").params == {
+        "lots": 30,
+        "min_lots": 5,
+        "min_sigma": 0.01,
+    }
 
 
 def test_a_missing_row_is_recreated_from_the_defaults() -> None:
