@@ -20,11 +20,49 @@ def _allow_ledger_truncate(sender: Any, connection: Any, **kwargs: Any) -> None:
 
 
 def pytest_configure(config: Any) -> None:
+    if not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") in (
+        "loadfile",
+        "loadscope",
+    ):
+        # The xdist controller keeps the files in the order the workers collected them (longest
+        # first, see pytest_collection_modifyitems) instead of sorting them by test count.
+        config.option.loadscopereorder = False
     try:
         from django.db.backends.signals import connection_created
     except ImportError:  # pragma: no cover - pure-Python suites without Django
         return
     connection_created.connect(_allow_ledger_truncate, dispatch_uid="medtrace_tests_truncate")
+
+
+# Under pytest-xdist (`make test`: --dist loadfile) each worker takes whole files, in the order
+# collected. Longest first keeps a long file from starting last while the other workers idle;
+# xdist's own order (most tests first) misses files with few but slow tests. The estimate is
+# rough, seconds per test by kind of file:
+_SECONDS_PER_TEST = (
+    ("medtrace/audit/tests/test_backup.py", 10.0),  # real medtrace migrate/backup/restore runs
+    ("tests/browser/", 10.0),  # Chromium against a live server on the demo
+    ("/test_demo", 10.0),  # the demo, loaded through the real services
+    ("medtrace/lib/", 0.03),  # pure Python
+)
+_DEFAULT_SECONDS_PER_TEST = 0.5
+
+
+def _estimated_seconds(path: str, tests: int) -> float:
+    for fragment, seconds in _SECONDS_PER_TEST:
+        if fragment in path:
+            return tests * seconds
+    return tests * _DEFAULT_SECONDS_PER_TEST
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    if not hasattr(config, "workerinput"):  # not an xdist worker: the usual order
+        return
+    by_file: dict[str, list[Any]] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    files = sorted(by_file.items(), key=lambda kv: -_estimated_seconds(kv[0], len(kv[1])))
+    items[:] = [item for _path, group in files for item in group]
 
 
 @pytest.fixture(scope="session")
