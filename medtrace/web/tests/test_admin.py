@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 from django.utils import translation
@@ -17,14 +15,17 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """`medtrace demo`, run once for the module's tests that sign in as its users (they only
-    read) in a transaction rolled back at the end; each test runs in a savepoint inside it."""
+    """The demo's master data and logins (the department stories are not needed here), loaded
+    once for the module's tests that sign in as its users (they only read) in a transaction
+    rolled back at the end; each test runs in a savepoint inside it."""
+    from medtrace.masterdata.demo.load import load_demo
+
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
         try:
             with translation.override("en"):
-                call_command("demo", stdout=io.StringIO())
+                load_demo(log=lambda _line: None, lifecycle=False)
             yield
         finally:
             transaction.set_rollback(True)
