@@ -65,6 +65,71 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     items[:] = [item for _path, group in files for item in group]
 
 
+# What the migrations write into the test database (department roles, default signal and alert
+# rules, ...). A flush empties every table: pytest-django's after each transactional test, the
+# browser tests' after their module. Run alone, those tests came last, but under pytest-xdist any
+# file may follow them on the same worker, so after a flush the migrated data is put back.
+_MIGRATED: dict[str, str] = {}
+_flushed: list[bool] = []
+
+
+def _note_flush(sender: Any, **kwargs: Any) -> None:
+    # A flush sends post_migrate (so do the migrations themselves, before _MIGRATED is filled).
+    if _MIGRATED:
+        _flushed.append(True)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """pytest-django's test database, and a copy of what the migrations wrote into it."""
+    from django.db import connections
+    from django.db.models.signals import post_migrate
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            _MIGRATED[alias] = connections[alias].creation.serialize_db_to_string()
+    post_migrate.connect(_note_flush, dispatch_uid="medtrace_tests_flush")
+    yield
+    post_migrate.disconnect(dispatch_uid="medtrace_tests_flush")
+    _MIGRATED.clear()
+
+
+def _restore_migrated_data(config: Any) -> None:
+    from django.apps import apps
+    from django.core.management import call_command
+    from django.core.management.color import no_style
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    with config.stash[blocking_manager_key].unblock():
+        for alias, data in _MIGRATED.items():
+            connection = connections[alias]
+            # Empty again without post_migrate's own re-creations (content types, permissions,
+            # roles, under new keys), then load the copy under its original keys.
+            call_command(
+                "flush",
+                database=alias,
+                interactive=False,
+                verbosity=0,
+                reset_sequences=False,
+                inhibit_post_migrate=True,
+            )
+            connection.creation.deserialize_db_from_string(data)
+            # The flush may have reset the sequences: move them past the rows put back.
+            models = apps.get_models(include_auto_created=True)
+            with connection.cursor() as cursor:
+                for sql in connection.ops.sequence_reset_sql(no_style(), models):
+                    cursor.execute(sql)
+    _flushed.clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> Any:
+    yield  # the test's fixtures, and those of its module if the next test is in another file
+    if _flushed and nextitem is not None:
+        _restore_migrated_data(item.config)
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(
     django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: Any
