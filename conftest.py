@@ -92,6 +92,16 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Any:
     yield
     post_migrate.disconnect(dispatch_uid="medtrace_tests_flush")
     _MIGRATED.clear()
+    # A session some test's process or thread left behind (still closing) would keep
+    # pytest-django from dropping the test database.
+    with django_db_blocker.unblock():
+        for alias in connections:
+            if connections[alias].vendor == "postgresql":
+                with connections[alias].cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
 
 
 def _restore_migrated_data(config: Any) -> None:
